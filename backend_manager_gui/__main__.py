@@ -1,0 +1,3 @@
+from backend_manager_gui.cli import main
+
+raise SystemExit(main())

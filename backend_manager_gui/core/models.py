@@ -1,0 +1,314 @@
+"""Value types of the backend API, one parser (``from_wire``) and one writer (``to_wire``) each.
+
+Field names are the wire keys' names, so code reads like the protocol it speaks. ``from_wire`` keeps
+unknown keys (in ``extra``), and raises ``BackendApiError`` naming the field when a required one is
+missing or of the wrong type. Nothing else escapes it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Mapping
+
+from .errors import BackendApiError
+
+#: What a server sends instead of a secret setting's value; sending it back means "keep the old value".
+SECRET_MARKER = "\t<secret>"
+
+
+class BackendStatus(StrEnum):
+    DISABLED = "disabled"
+    ERRORED = "errored"
+    WAITING = "waiting"
+    LOADING = "loading"
+    IDLE = "idle"
+    RUNNING = "running"
+
+
+class SettingKind(StrEnum):
+    """The setting types a server is known to send. Unknown ones are kept as their raw string."""
+
+    TEXT = "text"
+    INTEGER = "integer"
+    DECIMAL = "decimal"
+    BOOLEAN = "boolean"
+    DROPDOWN = "dropdown"
+    LIST = "list"
+    GROUP = "group"
+
+
+_TYPE_ALIASES = {"bool": SettingKind.BOOLEAN.value}
+
+
+def _bad(what: str, key: str, expected: str, value: Any) -> BackendApiError:
+    return BackendApiError(
+        f"Malformed {what} from the server: field '{key}' should be {expected}, got {type(value).__name__}"
+    )
+
+
+def _require_mapping(what: str, raw: Any) -> Mapping[str, Any]:
+    if not isinstance(raw, Mapping):
+        raise BackendApiError(f"Malformed {what} from the server: expected an object, got {type(raw).__name__}")
+    return raw
+
+
+def _get(what: str, raw: Mapping[str, Any], key: str, kind: str, *, required: bool = False, default: Any = None) -> Any:
+    """Read one field and check its type. ``kind``: str, int, bool, number, list, dict, str?"""
+    if key not in raw or raw[key] is None:
+        if required:
+            raise BackendApiError(f"Malformed {what} from the server: missing field '{key}'")
+        return default
+    value = raw[key]
+    if kind == "str":
+        if not isinstance(value, str):
+            raise _bad(what, key, "text", value)
+    elif kind == "int":
+        if isinstance(value, bool):
+            raise _bad(what, key, "an integer", value)
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        elif isinstance(value, str):
+            try:
+                value = int(value.strip())
+            except ValueError:
+                raise _bad(what, key, "an integer", value) from None
+        elif not isinstance(value, int):
+            raise _bad(what, key, "an integer", value)
+    elif kind == "bool":
+        if not isinstance(value, bool):
+            raise _bad(what, key, "true or false", value)
+    elif kind == "number":
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise _bad(what, key, "a number", value)
+    elif kind == "list":
+        if not isinstance(value, list):
+            raise _bad(what, key, "a list", value)
+    elif kind == "dict":
+        if not isinstance(value, Mapping):
+            raise _bad(what, key, "an object", value)
+    else:  # pragma: no cover - programming error
+        raise AssertionError(kind)
+    return value
+
+
+def _str_tuple(what: str, key: str, value: list[Any] | None) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    out = []
+    for item in value:
+        if isinstance(item, bool) or not isinstance(item, (str, int, float)):
+            raise _bad(what, key, "a list of text", item)
+        out.append(str(item))
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class SettingSpec:
+    """One setting of a backend type, as ListBackendTypes describes it."""
+
+    name: str
+    type: str
+    description: str = ""
+    placeholder: str = ""
+    is_secret: bool = False
+    default: Any = None
+    values: tuple[str, ...] | None = None
+    value_names: tuple[str, ...] | None = None
+    extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    _KNOWN = ("name", "type", "description", "placeholder", "is_secret", "default", "values", "value_names")
+
+    @property
+    def kind(self) -> SettingKind | None:
+        """The known kind of this setting, or None for a type this app does not know."""
+        try:
+            return SettingKind(self.type)
+        except ValueError:
+            return None
+
+    @classmethod
+    def from_wire(cls, raw: Any) -> SettingSpec:
+        what = "setting"
+        raw = _require_mapping(what, raw)
+        name = _get(what, raw, "name", "str", required=True)
+        type_ = _get(what, raw, "type", "str", required=True)
+        type_ = _TYPE_ALIASES.get(type_, type_)
+        values = _str_tuple(what, "values", _get(what, raw, "values", "list"))
+        value_names = _str_tuple(what, "value_names", _get(what, raw, "value_names", "list"))
+        return cls(
+            name=name,
+            type=type_,
+            description=_get(what, raw, "description", "str", default=""),
+            placeholder=_get(what, raw, "placeholder", "str", default=""),
+            is_secret=_get(what, raw, "is_secret", "bool", default=False),
+            default=raw.get("default"),
+            values=values,
+            value_names=value_names,
+            extra={k: v for k, v in raw.items() if k not in cls._KNOWN},
+        )
+
+    def to_wire(self) -> dict[str, Any]:
+        out: dict[str, Any] = dict(self.extra)
+        out.update(
+            name=self.name,
+            type=self.type,
+            description=self.description,
+            placeholder=self.placeholder,
+            is_secret=self.is_secret,
+            default=self.default,
+            values=list(self.values) if self.values is not None else None,
+            value_names=list(self.value_names) if self.value_names is not None else None,
+        )
+        return out
+
+
+@dataclass(frozen=True)
+class BackendType:
+    """A kind of backend that can be added (ListBackendTypes)."""
+
+    id: str
+    name: str
+    description: str = ""
+    settings: tuple[SettingSpec, ...] = ()
+    is_standard: bool = True
+    extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    _KNOWN = ("id", "name", "description", "settings", "is_standard")
+
+    @classmethod
+    def from_wire(cls, raw: Any) -> BackendType:
+        what = "backend type"
+        raw = _require_mapping(what, raw)
+        settings = _get(what, raw, "settings", "list", default=[])
+        return cls(
+            id=_get(what, raw, "id", "str", required=True),
+            name=_get(what, raw, "name", "str", required=True),
+            description=_get(what, raw, "description", "str", default=""),
+            settings=tuple(SettingSpec.from_wire(s) for s in settings),
+            is_standard=_get(what, raw, "is_standard", "bool", default=True),
+            extra={k: v for k, v in raw.items() if k not in cls._KNOWN},
+        )
+
+    def to_wire(self) -> dict[str, Any]:
+        out: dict[str, Any] = dict(self.extra)
+        out.update(
+            id=self.id,
+            name=self.name,
+            description=self.description,
+            is_standard=self.is_standard,
+            settings=[s.to_wire() for s in self.settings],
+        )
+        return out
+
+    def setting(self, name: str) -> SettingSpec | None:
+        for spec in self.settings:
+            if spec.name == name:
+                return spec
+        return None
+
+
+@dataclass(frozen=True)
+class Backend:
+    """One backend as ListBackends describes it (``status_message`` is this app's own extra key)."""
+
+    id: int
+    type: str
+    status: BackendStatus
+    settings: dict[str, Any] = field(default_factory=dict)
+    modcount: int = 0
+    features: tuple[str, ...] = ()
+    enabled: bool = True
+    title: str = ""
+    can_load_models: bool = True
+    max_usages: int = 0
+    seconds_since_used: float | None = None
+    time_since_used: str | None = None
+    current_model: str | None = None
+    status_message: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    _KNOWN = (
+        "id", "type", "status", "settings", "modcount", "features", "enabled", "title", "can_load_models",
+        "max_usages", "seconds_since_used", "time_since_used", "current_model", "status_message",
+    )
+
+    def __repr__(self) -> str:
+        # settings may hold secrets: a repr never shows setting values
+        return (
+            f"Backend(id={self.id!r}, type={self.type!r}, status={self.status.value!r}, "
+            f"enabled={self.enabled!r}, title={self.title!r}, modcount={self.modcount!r}, "
+            f"settings=<{len(self.settings)} settings>)"
+        )
+
+    @classmethod
+    def from_wire(cls, raw: Any) -> Backend:
+        what = "backend"
+        raw = _require_mapping(what, raw)
+        status_raw = _get(what, raw, "status", "str", required=True)
+        try:
+            status = BackendStatus(status_raw.lower())
+        except ValueError:
+            raise BackendApiError(
+                f"Malformed backend from the server: field 'status' has an unknown value {status_raw[:40]!r}"
+            ) from None
+        features = _str_tuple(what, "features", _get(what, raw, "features", "list", default=[])) or ()
+        settings = _get(what, raw, "settings", "dict", default={})
+        return cls(
+            id=_get(what, raw, "id", "int", required=True),
+            type=_get(what, raw, "type", "str", required=True),
+            status=status,
+            settings=dict(settings),
+            modcount=_get(what, raw, "modcount", "int", default=0),
+            features=features,
+            enabled=_get(what, raw, "enabled", "bool", default=True),
+            title=_get(what, raw, "title", "str", default=""),
+            can_load_models=_get(what, raw, "can_load_models", "bool", default=True),
+            max_usages=_get(what, raw, "max_usages", "int", default=0),
+            seconds_since_used=_get(what, raw, "seconds_since_used", "number"),
+            time_since_used=_get(what, raw, "time_since_used", "str"),
+            current_model=_get(what, raw, "current_model", "str"),
+            status_message=_get(what, raw, "status_message", "str"),
+            extra={k: v for k, v in raw.items() if k not in cls._KNOWN},
+        )
+
+    def to_wire(self) -> dict[str, Any]:
+        out: dict[str, Any] = dict(self.extra)
+        out.update(
+            id=self.id,
+            type=self.type,
+            status=self.status.value,
+            settings=dict(self.settings),
+            modcount=self.modcount,
+            features=list(self.features),
+            enabled=self.enabled,
+            title=self.title,
+            can_load_models=self.can_load_models,
+            max_usages=self.max_usages,
+        )
+        if self.seconds_since_used is not None:
+            out["seconds_since_used"] = self.seconds_since_used
+        if self.time_since_used is not None:
+            out["time_since_used"] = self.time_since_used
+        if self.current_model is not None:
+            out["current_model"] = self.current_model
+        if self.status_message is not None:
+            out["status_message"] = self.status_message
+        return out
+
+
+def backends_from_wire(raw: Any) -> dict[int, Backend]:
+    """Parse a ListBackends reply (an object keyed by the id as a string) into ``{id: Backend}`` ordered by id."""
+    raw = _require_mapping("backend list", raw)
+    out: dict[int, Backend] = {}
+    for key, value in raw.items():
+        backend = Backend.from_wire(value)
+        out[backend.id] = backend
+    return dict(sorted(out.items()))
+
+
+def backend_types_from_wire(raw: Any) -> list[BackendType]:
+    """Parse a ListBackendTypes reply ``{"list": [...]}``."""
+    raw = _require_mapping("backend type list", raw)
+    items = _get("backend type list", raw, "list", "list", required=True)
+    return [BackendType.from_wire(item) for item in items]
