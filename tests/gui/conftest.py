@@ -1,0 +1,48 @@
+"""GUI test fixtures: a fresh qasync loop per test (pytest-qt has no asyncio support of its own).
+
+GUI tests are plain ``def`` tests: they get ``loop`` and drive coroutines with ``run(loop, coro)`` or let
+the window's own slots run while ``qtbot.waitUntil`` spins the Qt event loop (which is the asyncio loop).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine, Iterator
+from typing import Any, TypeVar
+
+import pytest
+import qasync
+
+T = TypeVar("T")
+
+
+@pytest.fixture
+def loop(qapp) -> Iterator[qasync.QEventLoop]:
+    """A qasync loop that fails the test on any unhandled task error (STYLE.md pitfalls 2, 3, 8)."""
+    ev = qasync.QEventLoop(qapp)
+    errors: list[dict[str, Any]] = []
+
+    def _handler(_loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        errors.append(context)
+
+    ev.set_exception_handler(_handler)
+    asyncio.set_event_loop(ev)
+    try:
+        yield ev
+    finally:
+        pending = [t for t in asyncio.all_tasks(ev) if not t.done()]
+        for task in pending:
+            task.cancel()
+        if pending:
+            ev.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+        ev.run_until_complete(ev.shutdown_asyncgens())
+        ev.close()
+        asyncio.set_event_loop(None)
+    if errors:
+        msgs = "; ".join(f"{c.get('message')}: {c.get('exception')!r}" for c in errors)
+        pytest.fail(f"unhandled errors in the event loop: {msgs}")
+
+
+def run(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, T], timeout: float = 20.0) -> T:
+    """Run ``coro`` to completion on the test's qasync loop (Qt events are processed meanwhile)."""
+    return loop.run_until_complete(asyncio.wait_for(coro, timeout))
