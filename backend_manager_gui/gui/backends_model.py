@@ -1,0 +1,381 @@
+"""The backends table: one row per backend, updated by diffing snapshots (never a reset on a refresh).
+
+``apply(snapshot)`` compares each new backend with the row it replaces and emits ``dataChanged`` only for
+rows whose shown values changed (narrowed to the changed columns), ``rowsInserted``/``rowsRemoved`` for new
+and gone ids. Display values are computed once per row in ``apply()`` so ``data()`` is a lookup.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import Any
+
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    QSortFilterProxyModel,
+    Qt,
+    Signal,
+)
+from PySide6.QtGui import QBrush, QColor
+
+from ..core.models import Backend, BackendStatus
+from . import icons
+
+
+class Column(IntEnum):
+    ID = 0
+    TITLE = 1
+    TYPE = 2
+    STATUS = 3
+    ENABLED = 4
+    MODEL = 5
+    LAST_USED = 6
+    GPU = 7
+    PORT = 8
+
+
+HEADERS = {
+    Column.ID: "ID",
+    Column.TITLE: "Title",
+    Column.TYPE: "Type",
+    Column.STATUS: "Status",
+    Column.ENABLED: "Enabled",
+    Column.MODEL: "Model",
+    Column.LAST_USED: "Last used",
+    Column.GPU: "GPU",
+    Column.PORT: "Port",
+}
+#: Columns only the embedded manager can fill.
+LOCAL_ONLY_COLUMNS = (Column.GPU, Column.PORT)
+
+#: The Backend object of a row.
+BACKEND_ROLE = int(Qt.ItemDataRole.UserRole) + 1
+#: A value that sorts the column sensibly (numbers as numbers, statuses by severity).
+SORT_ROLE = int(Qt.ItemDataRole.UserRole) + 2
+#: The backend id of a row (any column).
+ID_ROLE = int(Qt.ItemDataRole.UserRole) + 3
+
+#: How a person reads each status; the order is the sort order (worst first).
+STATUS_TEXT = {
+    BackendStatus.ERRORED: "Errored",
+    BackendStatus.LOADING: "Loading",
+    BackendStatus.WAITING: "Waiting",
+    BackendStatus.RUNNING: "Running",
+    BackendStatus.IDLE: "Idle",
+    BackendStatus.DISABLED: "Disabled",
+}
+STATUS_ORDER = {status: i for i, status in enumerate(STATUS_TEXT)}
+STATUS_COLOUR = {
+    BackendStatus.ERRORED: "#c62828",
+    BackendStatus.LOADING: "#1565c0",
+    BackendStatus.WAITING: "#8d6e00",
+    BackendStatus.RUNNING: "#2e7d32",
+    BackendStatus.IDLE: "#00796b",
+    BackendStatus.DISABLED: "#757575",
+}
+#: Why a status is shown when the service gave no message of its own.
+STATUS_HINT = {
+    BackendStatus.ERRORED: "The backend failed to start or crashed.",
+    BackendStatus.LOADING: "The backend is starting up.",
+    BackendStatus.WAITING: "Waiting to start.",
+    BackendStatus.RUNNING: "Running and ready for work.",
+    BackendStatus.IDLE: "Running, nothing to do right now.",
+    BackendStatus.DISABLED: "Disabled: it will not start until enabled.",
+}
+
+#: Given a backend, (GPU text, port text) for the embedded manager's extra columns.
+DetailsProvider = Callable[[Backend], tuple[str, str]]
+
+
+@dataclass(frozen=True)
+class _Row:
+    backend: Backend
+    display: tuple[str, ...]
+    sort: tuple[Any, ...]
+    tooltip: str
+
+    def changed_columns(self, other: _Row) -> list[int]:
+        cols = [c for c in range(len(self.display)) if self.display[c] != other.display[c] or self.sort[c] != other.sort[c]]
+        if self.tooltip != other.tooltip and Column.STATUS not in cols:
+            cols.append(Column.STATUS)
+        if self.backend.enabled != other.backend.enabled and Column.ENABLED not in cols:
+            cols.append(Column.ENABLED)
+        return sorted(cols)
+
+
+def _gpu_from_settings(backend: Backend) -> str:
+    gpu = backend.settings.get("GPU_ID")
+    return str(gpu) if gpu not in (None, "") else ""
+
+
+class BackendsModel(QAbstractTableModel):
+    """Rows of backends in id order. Feed it with ``apply()``; read a row's backend with ``BACKEND_ROLE``."""
+
+    #: The person ticked or unticked the Enabled box of a backend: (id, wanted enabled state).
+    toggle_requested = Signal(int, bool)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._ids: list[int] = []
+        self._rows: dict[int, _Row] = {}
+        self._type_names: dict[str, str] = {}
+        self._busy: set[int] = set()
+        self._details: DetailsProvider | None = None
+
+    # ---- feeding -------------------------------------------------------------------------------
+    def set_type_names(self, names: Mapping[str, str]) -> None:
+        """Type id -> type name, for the Type column and for titles left empty."""
+        self._type_names = dict(names)
+        self._recompute_all()
+
+    def set_details_provider(self, provider: DetailsProvider | None) -> None:
+        self._details = provider
+        self._recompute_all()
+
+    def _recompute_all(self) -> None:
+        if self._rows:
+            self.apply({i: self._rows[i].backend for i in self._ids})
+
+    def apply(self, snapshot: Mapping[int, Backend]) -> None:
+        """Bring the rows in line with ``snapshot`` ({id: Backend}) with the fewest signals."""
+        new_ids = set(snapshot)
+        # gone rows, from the bottom so earlier row numbers stay valid; contiguous runs in one signal
+        gone_rows = [r for r, i in enumerate(self._ids) if i not in new_ids]
+        for first, last in reversed(_runs(gone_rows)):
+            self.beginRemoveRows(QModelIndex(), first, last)
+            for i in self._ids[first : last + 1]:
+                del self._rows[i]
+                self._busy.discard(i)
+            del self._ids[first : last + 1]
+            self.endRemoveRows()
+        # changed rows
+        for row, backend_id in enumerate(self._ids):
+            new = self._make_row(snapshot[backend_id])
+            old = self._rows[backend_id]
+            if new == old:
+                continue
+            cols = new.changed_columns(old)
+            self._rows[backend_id] = new
+            if cols:
+                self.dataChanged.emit(self.index(row, cols[0]), self.index(row, cols[-1]))
+        # new rows, each at its place in id order
+        for backend_id in sorted(new_ids.difference(self._rows)):
+            row = bisect.bisect_left(self._ids, backend_id)
+            self.beginInsertRows(QModelIndex(), row, row)
+            self._ids.insert(row, backend_id)
+            self._rows[backend_id] = self._make_row(snapshot[backend_id])
+            self.endInsertRows()
+
+    def clear(self) -> None:
+        """Forget every row at once: only for a switch to another service, never for a refresh."""
+        self.beginResetModel()
+        self._ids.clear()
+        self._rows.clear()
+        self._busy.clear()
+        self.endResetModel()
+
+    def set_busy(self, backend_id: int, busy: bool) -> None:
+        """Mark a row whose request is in flight (a busy icon on its Status cell)."""
+        if busy == (backend_id in self._busy):
+            return
+        if busy:
+            self._busy.add(backend_id)
+        else:
+            self._busy.discard(backend_id)
+        row = self.row_of(backend_id)
+        if row is not None:
+            idx = self.index(row, Column.STATUS)
+            self.dataChanged.emit(idx, idx, [Qt.ItemDataRole.DecorationRole, Qt.ItemDataRole.ToolTipRole])
+
+    def is_busy(self, backend_id: int) -> bool:
+        return backend_id in self._busy
+
+    # ---- reading -------------------------------------------------------------------------------
+    def backends(self) -> dict[int, Backend]:
+        return {i: self._rows[i].backend for i in self._ids}
+
+    def backend(self, backend_id: int) -> Backend | None:
+        row = self._rows.get(backend_id)
+        return row.backend if row else None
+
+    def row_of(self, backend_id: int) -> int | None:
+        pos = bisect.bisect_left(self._ids, backend_id)
+        return pos if pos < len(self._ids) and self._ids[pos] == backend_id else None
+
+    def type_name(self, type_id: str) -> str:
+        return self._type_names.get(type_id, type_id)
+
+    def display_title(self, backend: Backend) -> str:
+        return backend.title or self.type_name(backend.type)
+
+    def _make_row(self, b: Backend) -> _Row:
+        gpu, port = self._details(b) if self._details is not None else (_gpu_from_settings(b), "")
+        last_used = b.time_since_used or ""
+        if b.seconds_since_used is None and not last_used:
+            last_used = ""
+        display = (
+            str(b.id),
+            self.display_title(b),
+            self.type_name(b.type),
+            STATUS_TEXT.get(b.status, b.status.value),
+            "",
+            b.current_model or "",
+            last_used,
+            gpu,
+            port,
+        )
+        never = float("inf")  # "Never" sorts after every real time
+        seconds = b.seconds_since_used if b.seconds_since_used is not None else never
+        if last_used.lower() == "never":
+            seconds = never
+        sort = (
+            b.id,
+            display[Column.TITLE].casefold(),
+            display[Column.TYPE].casefold(),
+            STATUS_ORDER.get(b.status, 99),
+            1 if b.enabled else 0,
+            display[Column.MODEL].casefold(),
+            seconds,
+            _int_or_text(gpu),
+            _int_or_text(port),
+        )
+        tooltip = b.status_message or STATUS_HINT.get(b.status, "")
+        return _Row(b, display, sort, tooltip)
+
+    # ---- QAbstractTableModel -------------------------------------------------------------------
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._ids)
+
+    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(Column)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole and 0 <= section < len(Column):
+            return HEADERS[Column(section)]
+        return None
+
+    def flags(self, index: QModelIndex | QPersistentModelIndex) -> Qt.ItemFlag:
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        flags = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemNeverHasChildren
+        if index.column() == Column.ENABLED:
+            backend_id = self._ids[index.row()]
+            if backend_id not in self._busy:
+                flags |= Qt.ItemFlag.ItemIsUserCheckable
+        return flags
+
+    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or index.row() >= len(self._ids):
+            return None
+        backend_id = self._ids[index.row()]
+        row = self._rows[backend_id]
+        col = index.column()
+        if role == Qt.ItemDataRole.DisplayRole:
+            return row.display[col] if col != Column.ENABLED else None
+        if role == SORT_ROLE:
+            return row.sort[col]
+        if role == BACKEND_ROLE:
+            return row.backend
+        if role == ID_ROLE:
+            return backend_id
+        if col == Column.ENABLED and role == Qt.ItemDataRole.CheckStateRole:
+            return Qt.CheckState.Checked if row.backend.enabled else Qt.CheckState.Unchecked
+        if col == Column.STATUS:
+            status = row.backend.status
+            if role == Qt.ItemDataRole.DecorationRole:
+                return icons.busy_icon() if backend_id in self._busy else icons.status_icon(status)
+            if role == Qt.ItemDataRole.ForegroundRole:
+                return _brush(STATUS_COLOUR.get(status, "#000000"))
+            if role == Qt.ItemDataRole.ToolTipRole:
+                return "Waiting for the answer…" if backend_id in self._busy else row.tooltip
+        if role == Qt.ItemDataRole.ToolTipRole and col == Column.TITLE and row.backend.title == "":
+            return "No title set: showing the type's name"
+        if role == Qt.ItemDataRole.TextAlignmentRole and col in (Column.ID, Column.PORT):
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return None
+
+    def setData(self, index: QModelIndex | QPersistentModelIndex, value: Any, role: int = Qt.ItemDataRole.EditRole) -> bool:
+        # the box only asks; the row changes when the service's answer arrives with the next snapshot
+        if index.isValid() and index.column() == Column.ENABLED and role == Qt.ItemDataRole.CheckStateRole:
+            backend_id = self._ids[index.row()]
+            if backend_id in self._busy:
+                return False
+            wanted = Qt.CheckState(value) == Qt.CheckState.Checked if not isinstance(value, bool) else value
+            self.toggle_requested.emit(backend_id, wanted)
+            return True
+        return False
+
+
+_BRUSHES: dict[str, QBrush] = {}
+
+
+def _brush(colour: str) -> QBrush:
+    brush = _BRUSHES.get(colour)
+    if brush is None:
+        brush = _BRUSHES[colour] = QBrush(QColor(colour))
+    return brush
+
+
+def _int_or_text(text: str) -> tuple[int, int | str]:
+    # numbers before words, numbers in numeric order; a (kind, value) pair keeps the types comparable
+    try:
+        return (0, int(text.split(",")[0]))
+    except ValueError:
+        return (1 if text else 2, text)
+
+
+def _runs(rows: list[int]) -> list[tuple[int, int]]:
+    """[1, 2, 3, 7] -> [(1, 3), (7, 7)]"""
+    out: list[tuple[int, int]] = []
+    for r in rows:
+        if out and out[-1][1] == r - 1:
+            out[-1] = (out[-1][0], r)
+        else:
+            out.append((r, r))
+    return out
+
+
+class BackendsFilterModel(QSortFilterProxyModel):
+    """Sorts by ``SORT_ROLE`` and keeps rows whose title, type or status contains the filter text."""
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.setSortRole(SORT_ROLE)
+        self.setDynamicSortFilter(True)
+        self._needle = ""
+
+    def set_filter_text(self, text: str) -> None:
+        needle = text.strip().casefold()
+        if needle == self._needle:
+            return
+        if hasattr(self, "beginFilterChange"):  # Qt >= 6.9; invalidateRowsFilter() is deprecated there
+            self.beginFilterChange()
+            self._needle = needle
+            self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+        else:  # pragma: no cover - Qt 6.8
+            self._needle = needle
+            self.invalidateRowsFilter()
+
+    def filterAcceptsRow(self, source_row: int, source_parent: QModelIndex | QPersistentModelIndex) -> bool:
+        if not self._needle:
+            return True
+        model = self.sourceModel()
+        for col in (Column.TITLE, Column.TYPE, Column.STATUS):
+            text = model.data(model.index(source_row, col, source_parent), Qt.ItemDataRole.DisplayRole)
+            if text and self._needle in str(text).casefold():
+                return True
+        return False
+
+    def lessThan(self, left: QModelIndex | QPersistentModelIndex, right: QModelIndex | QPersistentModelIndex) -> bool:
+        a = left.data(SORT_ROLE)
+        b = right.data(SORT_ROLE)
+        try:
+            return a < b
+        except TypeError:
+            return str(a) < str(b)

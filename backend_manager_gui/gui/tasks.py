@@ -1,0 +1,123 @@
+"""The one sanctioned way to run background work in the GUI (STYLE.md pitfalls 1-4).
+
+``spawn()`` keeps a strong reference to every task (a bare ``ensure_future`` may be garbage collected
+mid-flight) and sends any failure nobody handled to the loop's exception handler: the app installs one
+that logs and shows it, and the test loop fixture fails the test. ``ask()`` and ``wait_dialog()`` let a
+coroutine wait for a person's answer without a nested modal ``exec()``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Coroutine, Iterable
+from typing import Any, TypeVar
+
+from PySide6.QtWidgets import QDialog, QMessageBox, QWidget
+
+from ..core.errors import BackendServiceError, ServiceUnavailable
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+_TASKS: set[asyncio.Task[Any]] = set()
+
+
+def spawn(
+    coro: Coroutine[Any, Any, T],
+    *,
+    what: str,
+    on_error: Callable[[BaseException], None] | None = None,
+) -> asyncio.Task[T]:
+    """Run ``coro`` in the background. ``what`` names it for the person ("Restart backend 3").
+
+    An exception is given to ``on_error`` when one is passed; otherwise to the loop's exception
+    handler, so it is never lost. Cancellation is not an error.
+    """
+    task = asyncio.ensure_future(coro)
+    _TASKS.add(task)
+
+    def _done(t: asyncio.Task[Any]) -> None:
+        _TASKS.discard(t)
+        if t.cancelled():
+            return
+        exc = t.exception()
+        if exc is None:
+            return
+        if on_error is not None:
+            try:
+                on_error(exc)
+                return
+            except Exception as handler_exc:  # the handler itself broke: report both
+                exc = handler_exc
+        t.get_loop().call_exception_handler({"message": f"{what} failed", "exception": exc, "task": t})
+
+    task.add_done_callback(_done)
+    return task
+
+
+def running_tasks() -> list[asyncio.Task[Any]]:
+    """Tasks started through spawn() that have not finished yet."""
+    return [t for t in _TASKS if not t.done()]
+
+
+async def cancel_tasks(tasks: Iterable[asyncio.Task[Any]]) -> None:
+    tasks = [t for t in tasks if not t.done()]
+    for t in tasks:
+        t.cancel()
+    if tasks:
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def describe_error(exc: BaseException, where: str | None = None) -> str:
+    """The one place that turns a service error into a sentence for a person."""
+    if isinstance(exc, ServiceUnavailable):
+        return f"Cannot reach {where}: {exc}" if where else f"Cannot reach the service: {exc}"
+    if isinstance(exc, BackendServiceError):
+        return str(exc)
+    return f"Unexpected error: {type(exc).__name__}: {exc}"
+
+
+async def wait_dialog(dialog: QDialog) -> int:
+    """Show ``dialog`` window-modal with ``open()`` and wait for its result code (no nested exec())."""
+    fut: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
+    def _finished(result: int) -> None:
+        if not fut.done():
+            fut.set_result(result)
+
+    dialog.finished.connect(_finished)
+    dialog.open()
+    try:
+        return await fut
+    finally:
+        try:
+            dialog.finished.disconnect(_finished)
+        except (RuntimeError, TypeError):  # the dialog is already gone
+            pass
+
+
+async def ask(
+    parent: QWidget,
+    title: str,
+    text: str,
+    *,
+    accept: str,
+    informative: str = "",
+    icon: QMessageBox.Icon = QMessageBox.Icon.Question,
+    object_name: str = "confirm",
+) -> bool:
+    """A yes/no question with a named accept button ("Delete", "Stop and quit"); True when accepted."""
+    box = QMessageBox(icon, title, text, QMessageBox.StandardButton.NoButton, parent)
+    box.setObjectName(object_name)
+    if informative:
+        box.setInformativeText(informative)
+    yes = box.addButton(accept, QMessageBox.ButtonRole.AcceptRole)
+    no = box.addButton(QMessageBox.StandardButton.Cancel)
+    box.setDefaultButton(no)
+    box.setEscapeButton(no)
+    try:
+        await wait_dialog(box)
+        return box.clickedButton() is yes
+    finally:
+        box.deleteLater()

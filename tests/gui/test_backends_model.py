@@ -1,0 +1,170 @@
+"""BackendsModel: what the table shows, and that a refresh touches only the rows that changed."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from PySide6.QtCore import QModelIndex, Qt
+
+from backend_manager_gui.core.models import Backend, BackendStatus
+from backend_manager_gui.gui.backends_model import (
+    BACKEND_ROLE,
+    BackendsFilterModel,
+    BackendsModel,
+    Column,
+)
+
+TYPES = {"comfyui_selfstart": "ComfyUI Self-Starting", "comfyui_api": "ComfyUI API By URL"}
+
+
+def _b(i: int, status: BackendStatus = BackendStatus.RUNNING, **kw) -> Backend:
+    kw.setdefault("type", "comfyui_selfstart")
+    kw.setdefault("settings", {"GPU_ID": str(i)})
+    return Backend(id=i, status=status, **kw)
+
+
+def _snap(*backends: Backend) -> dict[int, Backend]:
+    return {b.id: b for b in backends}
+
+
+class _Spy:
+    """Records the model's change signals as plain tuples."""
+
+    def __init__(self, model: BackendsModel) -> None:
+        self.events: list[tuple] = []
+        model.dataChanged.connect(lambda a, b, roles=(): self.events.append(("changed", a.row(), b.row(), a.column(), b.column())))
+        model.rowsInserted.connect(lambda _p, f, l: self.events.append(("inserted", f, l)))
+        model.rowsRemoved.connect(lambda _p, f, l: self.events.append(("removed", f, l)))
+        model.modelReset.connect(lambda: self.events.append(("reset",)))
+        model.layoutChanged.connect(lambda *a: self.events.append(("layout",)))
+
+
+def _text(model, row: int, col: Column) -> str:
+    return model.data(model.index(row, col))
+
+
+def test_model_passes_qt_model_tester(qtmodeltester):
+    model = BackendsModel()
+    model.set_type_names(TYPES)
+    model.apply(_snap(_b(0), _b(1, BackendStatus.ERRORED, status_message="boom"), _b(4, BackendStatus.DISABLED, enabled=False)))
+    qtmodeltester.check(model, force_py=True)
+    model.apply(_snap(_b(1, BackendStatus.LOADING), _b(5)))
+    qtmodeltester.check(model, force_py=True)
+
+
+def test_rows_show_what_a_person_needs(qapp):
+    model = BackendsModel()
+    model.set_type_names(TYPES)
+    model.apply(
+        _snap(
+            _b(0, title="Big GPU", current_model="sdxl/base.safetensors", time_since_used="42 seconds ago", seconds_since_used=42),
+            _b(3, BackendStatus.ERRORED, title="", status_message="Process exited with code 1", enabled=False),
+        )
+    )
+    assert [_text(model, 0, c) for c in (Column.ID, Column.TITLE, Column.TYPE, Column.STATUS, Column.MODEL, Column.LAST_USED)] == [
+        "0", "Big GPU", "ComfyUI Self-Starting", "Running", "sdxl/base.safetensors", "42 seconds ago",
+    ]
+    # an empty title shows the type's name; the status tooltip is the service's message
+    assert _text(model, 1, Column.TITLE) == "ComfyUI Self-Starting"
+    assert model.data(model.index(1, Column.STATUS), Qt.ItemDataRole.ToolTipRole) == "Process exited with code 1"
+    assert model.data(model.index(1, Column.STATUS), Qt.ItemDataRole.DecorationRole) is not None
+    assert model.data(model.index(0, Column.ENABLED), Qt.ItemDataRole.CheckStateRole) == Qt.CheckState.Checked
+    assert model.data(model.index(1, Column.ENABLED), Qt.ItemDataRole.CheckStateRole) == Qt.CheckState.Unchecked
+    # running and errored are told apart by colour, not only by words
+    assert model.data(model.index(0, Column.STATUS), Qt.ItemDataRole.ForegroundRole).color() != model.data(
+        model.index(1, Column.STATUS), Qt.ItemDataRole.ForegroundRole
+    ).color()
+    assert model.data(model.index(1, Column.ID), BACKEND_ROLE).id == 3
+
+
+def test_apply_signals_only_the_rows_that_changed(qapp):
+    model = BackendsModel()
+    model.set_type_names(TYPES)
+    base = _snap(_b(0), _b(1), _b(2), _b(3))
+    model.apply(base)
+    spy = _Spy(model)
+    # the same snapshot again: nothing at all
+    model.apply(dict(base))
+    assert spy.events == []
+    # one status changes: one dataChanged, on that row, on the Status column only
+    changed = dict(base)
+    changed[2] = replace(base[2], status=BackendStatus.ERRORED)
+    model.apply(changed)
+    assert spy.events == [("changed", 2, 2, Column.STATUS, Column.STATUS)]
+    assert _text(model, 2, Column.STATUS) == "Errored"
+
+
+def test_apply_inserts_and_removes_rows_never_resets(qapp):
+    model = BackendsModel()
+    model.apply(_snap(_b(0), _b(2), _b(5)))
+    spy = _Spy(model)
+    model.apply(_snap(_b(0), _b(1), _b(5), _b(7)))  # 1 and 7 new, 2 gone
+    assert spy.events == [("removed", 1, 1), ("inserted", 1, 1), ("inserted", 3, 3)]
+    assert [_text(model, r, Column.ID) for r in range(model.rowCount())] == ["0", "1", "5", "7"]
+    spy.events.clear()
+    model.apply({})
+    assert spy.events == [("removed", 0, 3)]
+    assert "reset" not in [e[0] for e in spy.events]
+
+
+def test_type_names_arriving_late_update_titles(qapp):
+    model = BackendsModel()
+    model.apply(_snap(_b(0), _b(1, title="Mine")))
+    assert _text(model, 0, Column.TITLE) == "comfyui_selfstart"
+    spy = _Spy(model)
+    model.set_type_names(TYPES)
+    assert _text(model, 0, Column.TITLE) == "ComfyUI Self-Starting"
+    assert _text(model, 1, Column.TITLE) == "Mine"
+    assert ("reset",) not in spy.events
+
+
+def test_ticking_enabled_asks_and_does_not_pretend(qapp):
+    model = BackendsModel()
+    model.apply(_snap(_b(0)))
+    asked: list[tuple[int, bool]] = []
+    model.toggle_requested.connect(lambda i, e: asked.append((i, e)))
+    idx = model.index(0, Column.ENABLED)
+    assert model.flags(idx) & Qt.ItemFlag.ItemIsUserCheckable
+    model.setData(idx, Qt.CheckState.Unchecked.value, Qt.ItemDataRole.CheckStateRole)
+    assert asked == [(0, False)]
+    # the box shows the service's truth until a snapshot says otherwise
+    assert model.data(idx, Qt.ItemDataRole.CheckStateRole) == Qt.CheckState.Checked
+    # while a request is in flight the row cannot be toggled again
+    model.set_busy(0, True)
+    assert not model.flags(idx) & Qt.ItemFlag.ItemIsUserCheckable
+    assert model.data(model.index(0, Column.STATUS), Qt.ItemDataRole.ToolTipRole) == "Waiting for the answer…"
+
+
+def test_filter_and_sort(qapp):
+    model = BackendsModel()
+    model.set_type_names(TYPES)
+    model.apply(
+        _snap(
+            _b(0, title="alpha", seconds_since_used=300, time_since_used="5 minutes ago"),
+            _b(1, BackendStatus.ERRORED, title="beta", time_since_used="Never"),
+            _b(2, type="comfyui_api", title="gamma", seconds_since_used=5, time_since_used="5 seconds ago"),
+            _b(10, BackendStatus.DISABLED, title="delta", enabled=False, seconds_since_used=60, time_since_used="1 minute ago"),
+        )
+    )
+    proxy = BackendsFilterModel()
+    proxy.setSourceModel(model)
+
+    def titles() -> list[str]:
+        return [proxy.index(r, Column.TITLE).data() for r in range(proxy.rowCount())]
+
+    proxy.sort(Column.ID, Qt.SortOrder.DescendingOrder)
+    assert titles() == ["delta", "gamma", "beta", "alpha"]  # 10 > 2 as numbers, not as text
+    proxy.sort(Column.LAST_USED, Qt.SortOrder.AscendingOrder)
+    assert titles() == ["gamma", "delta", "alpha", "beta"]  # "Never" last
+    proxy.sort(Column.STATUS, Qt.SortOrder.AscendingOrder)
+    assert titles()[0] == "beta"  # errored first
+    proxy.set_filter_text("API")  # matches the type name
+    assert titles() == ["gamma"]
+    proxy.set_filter_text("errored")  # matches the status
+    assert titles() == ["beta"]
+    proxy.set_filter_text("")
+    assert len(titles()) == 4
+    # a new row appears in the filtered, sorted view without a reset
+    proxy.set_filter_text("a")
+    model.apply({**{i: model.backend(i) for i in (0, 1, 2, 10)}, 11: _b(11, title="zeta")})
+    assert "zeta" in titles()
