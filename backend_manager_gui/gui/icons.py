@@ -1,4 +1,8 @@
-"""Icons from resources/ (SVG), loaded once and cached; a drawn dot stands in for a missing file."""
+"""The app's icons: SVG files under ``resources/icons/``, loaded once and cached.
+
+A drawn dot stands in for a missing status file, so a broken install still shows statuses. Status icons and
+colours live here, so the table, the tray and the docks show a status the same way.
+"""
 
 from __future__ import annotations
 
@@ -10,23 +14,25 @@ from PySide6.QtGui import QColor, QIcon, QPainter, QPen, QPixmap
 from ..core.models import BackendStatus
 from ..paths import resource
 
-_DOT_COLOURS = {
-    BackendStatus.ERRORED: "#d32f2f",
-    BackendStatus.LOADING: "#1e88e5",
-    BackendStatus.WAITING: "#f9a825",
-    BackendStatus.RUNNING: "#43a047",
-    BackendStatus.IDLE: "#26a69a",
-    BackendStatus.DISABLED: "#9e9e9e",
+# The colour of each status: the SVG icons use these hues; text in these colours reads on a light background.
+_STATUS_COLOURS = {
+    BackendStatus.RUNNING: "#217a37",
+    BackendStatus.LOADING: "#a86a00",
+    BackendStatus.WAITING: "#a86a00",
+    BackendStatus.IDLE: "#2f6fb0",
+    BackendStatus.ERRORED: "#c0302b",
+    BackendStatus.DISABLED: "#7a8288",
 }
+_NEUTRAL = "#7a8288"
 
 
 def _svg(*names: str) -> QIcon | None:
     for name in names:
         path = resource(name)
         if path.is_file():
-            icon = QIcon(str(path))
-            if not icon.isNull():
-                return icon
+            loaded = QIcon(str(path))
+            if not loaded.isNull():
+                return loaded
     return None
 
 
@@ -47,15 +53,30 @@ def _dot(colour: str, *, ring: bool = False) -> QIcon:
 
 
 @cache
+def icon(name: str) -> QIcon:
+    """The icon ``resources/icons/NAME.svg`` (add, edit, delete, restart, refresh, free-memory, duplicate,
+    toggle, show, hide, warning, gpu, log, status-*); an empty QIcon when there is no such file."""
+    return _svg(f"icons/{name}.svg") or QIcon()
+
+
+@cache
 def status_icon(status: BackendStatus) -> QIcon:
-    return _svg(f"icons/status-{status.value}.svg", f"icons/{status.value}.svg") or _dot(_DOT_COLOURS.get(status, "#000000"))
+    return _svg(f"icons/status-{status.value}.svg") or _dot(status_colour(status).name())
 
 
 @cache
 def busy_icon() -> QIcon:
-    return _svg("icons/busy.svg", "icons/status-busy.svg") or _dot("#616161", ring=True)
+    """A request for this backend is in flight."""
+    return _svg("icons/status-busy.svg") or _dot("#616161", ring=True)
 
 
 @cache
 def app_icon() -> QIcon:
-    return _svg("app-icon.svg", "icons/app.svg", "backend-manager-gui.svg", "icon.svg") or _dot("#3949ab")
+    return _svg("app.svg", "app-icon.svg", "icons/app.svg") or _dot("#3949ab")
+
+
+def status_colour(status: BackendStatus | None) -> QColor:
+    return QColor(_STATUS_COLOURS.get(status, _NEUTRAL) if status is not None else _NEUTRAL)
+
+
+status_color = status_colour  # the name the issue uses
