@@ -160,6 +160,7 @@ class RemoteService:
                 continue
             if generation == self._generation:
                 self._served_on_session += 1
+            self._barren_sessions = 0  # the server honours sessions (a late reply may have been counted barren)
             return reply
         raise BackendApiError(
             f"{self._base} keeps rejecting new sessions; try again later.", _INVALID_SESSION

@@ -93,6 +93,8 @@ class FakeSwarm:
         self.fault: str | None = fault
         self.permissions: set[str] = set(ALL_PERMISSIONS)  # remove one to get bad_permissions on its routes
         self.internal_error_routes: set[str] = set()  # lower-case routes that answer internal_error
+        self.missing_routes: set[str] = set()  # lower-case routes this server lacks (an older server): bad_route
+        self.reply_overrides: dict[str, Any] = {}  # lower-case route -> JSON value sent instead (malformed replies)
         # --- state ---
         self.backends: dict[int, dict[str, Any]] = {}
         self.secrets: dict[int, dict[str, Any]] = {}  # stored values of secret settings, never sent
@@ -286,7 +288,7 @@ class FakeSwarm:
                 del self.sessions[session_id]
                 return _api_error(401, "invalid_session_id", "Invalid session ID. You may need to refresh the page.")
             self.sessions[session_id] += 1
-        handler = self._routes().get(route)
+        handler = self._routes().get(route) if route not in self.missing_routes else None
         if handler is None:
             return _api_error(400, "bad_route", "Unknown API route")
         self.calls[route] += 1
@@ -296,6 +298,8 @@ class FakeSwarm:
         if route in self.internal_error_routes:
             return _api_error(400, "internal_error", "An internal error occurred")
         self.last_body = body if route != "getnewsession" else self.last_body
+        if route in self.reply_overrides:
+            return web.json_response(self.reply_overrides[route], status=200)
         try:
             reply = handler(request, body)
         except _Refused as refused:
