@@ -1,0 +1,106 @@
+"""Any program as a GPU worker: a command line with ``{port}`` and ``{gpu}`` filled in."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping
+from urllib.parse import urlsplit
+
+from ...errors import BackendApiError
+from ...models import BackendType, SettingSpec
+from . import (
+    LaunchPlan,
+    WorkerKind,
+    base_child_env,
+    check_gpu_id,
+    check_port,
+    check_timeout,
+    gpu_env,
+    gpu_id,
+    parse_env_lines,
+    split_args,
+)
+from .comfyui import _AUTORESTART_SPEC, _GPU_SPEC, _PORT_SPEC, _TIMEOUT_SPEC
+
+
+def _fill(text: str, port: int | None, gpus: str) -> str:
+    # plain replace, not str.format: commands may hold other braces (JSON, shell-like syntax)
+    return text.replace("{port}", str(port if port is not None else "")).replace("{gpu}", gpus)
+
+
+class CommandKind(WorkerKind):
+    info = BackendType(
+        id="command",
+        name="Custom GPU worker",
+        description="Any program this app starts, watches and stops, e.g. a ComfyUI fork or an inference server.",
+        is_standard=True,
+        settings=(
+            SettingSpec(
+                name="Command", type="text", default="",
+                description="Program and arguments, split like a shell would but never run through one.\n"
+                            "{port} and {gpu} are replaced by the worker's port and GPU_ID.",
+                placeholder="python server.py --port {port}",
+            ),
+            SettingSpec(
+                name="WorkingDir", type="text", default="",
+                description="Folder to start it in. Empty = the app's data folder.", placeholder="/home/me/worker",
+            ),
+            SettingSpec(
+                name="Environment", type="text", default="",
+                description="Extra environment variables, one KEY=VALUE per line.", placeholder="HF_HOME=/data/hf",
+            ),
+            SettingSpec(
+                name="SecretEnvironment", type="text", default="", is_secret=True,
+                description="Environment variables holding secrets (tokens), KEY=VALUE lines.\n"
+                            "Kept in the OS keyring, never written to plain files or logs.",
+                placeholder="HF_TOKEN=...",
+            ),
+            _GPU_SPEC, _PORT_SPEC,
+            SettingSpec(
+                name="HealthURL", type="text", default="",
+                description="Ready when a GET of this URL answers 2xx ({port} is filled in).\n"
+                            "Empty = ready once the program has stayed alive for 2 seconds.",
+                placeholder="http://127.0.0.1:{port}/health",
+            ),
+            SettingSpec(
+                name="FreeMemoryURL", type="text", default="",
+                description="Optional: POST here to make the worker free memory ({port} is filled in).",
+                placeholder="http://127.0.0.1:{port}/free",
+            ),
+            _AUTORESTART_SPEC, _TIMEOUT_SPEC,
+        ),
+    )
+
+    def check(self, settings: dict[str, Any]) -> None:
+        if not split_args(settings["Command"], "Command"):
+            raise BackendApiError("Command is empty: set the program to run and its arguments.")
+        wd = settings["WorkingDir"].strip()
+        if wd and not Path(wd).expanduser().is_dir():
+            raise BackendApiError(f"WorkingDir {wd} is not a folder.")
+        parse_env_lines(settings["Environment"], "Environment")
+        parse_env_lines(settings["SecretEnvironment"], "SecretEnvironment")
+        check_gpu_id(settings["GPU_ID"])
+        check_port(settings["Port"])
+        for name in ("HealthURL", "FreeMemoryURL"):
+            url = _fill(settings[name].strip(), 1, "0")
+            if url and (urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).hostname):
+                raise BackendApiError(f"{name} must be an http:// URL.")
+        check_timeout(settings["StartTimeout"])
+
+    def launch(self, settings: Mapping[str, Any], port: int | None) -> LaunchPlan:
+        gpus = gpu_id(settings)
+        argv = [_fill(a, port, gpus) for a in split_args(str(settings["Command"]), "Command")]
+        env = dict(gpu_env(gpus))
+        env.update(parse_env_lines(str(settings["Environment"]), "Environment"))
+        env.update(parse_env_lines(str(settings.get("SecretEnvironment") or ""), "SecretEnvironment"))
+        wd = str(settings["WorkingDir"]).strip()
+        health = _fill(str(settings["HealthURL"]).strip(), port, gpus) or None
+        return LaunchPlan(argv=tuple(argv), cwd=Path(wd).expanduser() if wd else None,
+                          env=base_child_env(env), health_url=health, base_url=None)
+
+    def free_request(self, settings: Mapping[str, Any], base_url: str | None, system_ram: bool,
+                     port: int | None = None) -> tuple[str, dict[str, Any]] | None:
+        url = _fill(str(settings.get("FreeMemoryURL") or "").strip(), port, gpu_id(settings))
+        if not url:
+            return None
+        return url, {"unload_models": True, "free_memory": bool(system_ram)}

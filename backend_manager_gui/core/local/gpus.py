@@ -1,0 +1,102 @@
+"""NVIDIA GPUs through NVML: what each one holds and which worker uses how much.
+
+Where there is no driver (or no NVIDIA GPU) the report is empty with a reason in words. NVML calls can
+block for a while, so ``gpu_report`` runs them in a worker thread, and any NVML error only degrades the report.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Mapping
+
+import psutil
+
+
+@dataclass(frozen=True)
+class GpuInfo:
+    index: int
+    name: str
+    memory_used: int  # bytes
+    memory_total: int  # bytes
+    utilization: int | None  # percent; None when the GPU does not report it
+    processes: dict[int, int] = field(default_factory=dict)  # backend id -> bytes used on this GPU
+
+
+@dataclass(frozen=True)
+class GpuReport:
+    gpus: tuple[GpuInfo, ...] = ()
+    reason: str | None = None  # why the list is empty (or partial), in words
+
+
+def _text(value: object) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+def _pid_owners(root_pids: Mapping[int, int]) -> dict[int, int]:
+    """pid -> backend id for every process in each worker's tree."""
+    owners: dict[int, int] = {}
+    for backend_id, pid in root_pids.items():
+        try:
+            root = psutil.Process(pid)
+            owners[pid] = backend_id
+            for child in root.children(recursive=True):
+                owners[child.pid] = backend_id
+        except (psutil.Error, OSError):
+            continue
+    return owners
+
+
+def read_gpus(root_pids: Mapping[int, int]) -> GpuReport:
+    """Blocking NVML read; ``root_pids`` maps backend id -> the worker's pid."""
+    try:
+        import pynvml
+    except ImportError:
+        return GpuReport((), "No NVIDIA GPU support installed (nvidia-ml-py is missing)")
+    try:
+        pynvml.nvmlInit()
+    except Exception as exc:  # NVMLError_LibraryNotFound, DriverNotLoaded, ...
+        return GpuReport((), f"No NVIDIA GPU detected (NVML: {_text(exc) or type(exc).__name__})")
+    try:
+        owners = _pid_owners(root_pids)
+        gpus: list[GpuInfo] = []
+        problems: list[str] = []
+        count = pynvml.nvmlDeviceGetCount()
+        for index in range(count):
+            try:
+                handle = pynvml.nvmlDeviceGetHandleByIndex(index)
+                name = _text(pynvml.nvmlDeviceGetName(handle))
+                mem = pynvml.nvmlDeviceGetMemoryInfo(handle)
+                try:
+                    util: int | None = int(pynvml.nvmlDeviceGetUtilizationRates(handle).gpu)
+                except Exception:
+                    util = None
+                procs: dict[int, int] = {}
+                for getter in ("nvmlDeviceGetComputeRunningProcesses", "nvmlDeviceGetGraphicsRunningProcesses"):
+                    try:
+                        running = getattr(pynvml, getter)(handle)
+                    except Exception:
+                        continue
+                    for proc in running:
+                        backend_id = owners.get(int(proc.pid))
+                        used = getattr(proc, "usedGpuMemory", None)
+                        if backend_id is not None and isinstance(used, int):
+                            procs[backend_id] = procs.get(backend_id, 0) + used
+                gpus.append(GpuInfo(index, name, int(mem.used), int(mem.total), util, procs))
+            except Exception as exc:
+                problems.append(f"GPU {index}: {_text(exc)}")
+        if not gpus:
+            reason = "No NVIDIA GPU detected" + (f" ({'; '.join(problems)})" if problems else "")
+            return GpuReport((), reason)
+        return GpuReport(tuple(gpus), "; ".join(problems) or None)
+    except Exception as exc:
+        return GpuReport((), f"Cannot read the GPUs (NVML: {_text(exc) or type(exc).__name__})")
+    finally:
+        try:
+            pynvml.nvmlShutdown()
+        except Exception:
+            pass
+
+
+async def gpu_report(root_pids: Mapping[int, int]) -> GpuReport:
+    return await asyncio.to_thread(read_gpus, dict(root_pids))

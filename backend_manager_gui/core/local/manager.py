@@ -1,0 +1,476 @@
+"""``LocalService``: the embedded manager. Same 8 operations as a SwarmUI server, on this computer."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from ..errors import BackendApiError
+from ..models import SECRET_MARKER, Backend, BackendStatus, BackendType
+from ..secrets import SecretStore
+from ..service import BackendSelector
+from .backend_types import KINDS, WorkerKind
+from .gpus import GpuReport, gpu_report
+from .ports import PortBook
+from .process import ApiMonitor, OrphanGuard, RotatingLog, Supervisor, SupervisorConfig, WorkerState
+from .store import BackendRecord, BackendStore, DataDirLock
+
+log = logging.getLogger(__name__)
+
+_RESTARTABLE = (BackendStatus.RUNNING, BackendStatus.ERRORED, BackendStatus.WAITING, BackendStatus.LOADING)
+
+
+@dataclass(frozen=True)
+class WorkerDetails:
+    """What the GUI shows about one backend's worker beside the wire fields."""
+
+    backend_id: int
+    pid: int | None
+    port: int | None
+    gpu_ids: str
+    uptime_s: float | None
+    restart_count: int
+    crash_count_recent: int
+    log_path: Path
+    last_exit_code: int | None
+
+
+def time_since_text(seconds: float | None) -> str:
+    if seconds is None:
+        return "Never"
+    s = int(seconds)
+    if s < 60:
+        return f"{s} second{'s' if s != 1 else ''} ago"
+    if s < 3600:
+        return f"{s // 60} minute{'s' if s // 60 != 1 else ''} ago"
+    if s < 86400:
+        return f"{s // 3600} hour{'s' if s // 3600 != 1 else ''} ago"
+    return f"{s // 86400} day{'s' if s // 86400 != 1 else ''} ago"
+
+
+class _Entry:
+    """One backend: its saved record, its secret values (memory only) and its running worker."""
+
+    def __init__(self, record: BackendRecord, kind: WorkerKind, secrets: dict[str, str], log_path: Path) -> None:
+        self.record = record
+        self.kind = kind
+        self.secrets = secrets
+        self.state = WorkerState(log=RotatingLog(log_path))
+        self.runner: Supervisor | ApiMonitor | None = None
+        self.stopping = False
+
+    def __repr__(self) -> str:  # never the settings: they may hold secrets
+        return f"_Entry(id={self.record.id}, type={self.record.type!r})"
+
+    def full_settings(self) -> dict[str, Any]:
+        out = dict(self.record.settings)
+        out.update(self.secrets)
+        return out
+
+    def status(self) -> tuple[BackendStatus, str]:
+        if not self.record.enabled:
+            return BackendStatus.DISABLED, "disabled"
+        if self.stopping:
+            return BackendStatus.WAITING, "stopping the worker"
+        if self.runner is None:
+            reason = self.kind.not_ready_reason(self.full_settings())
+            return BackendStatus.ERRORED, reason or "not started"
+        return self.runner.status, self.runner.message
+
+
+class LocalService:
+    """Runs GPU workers on this computer behind the ``BackendService`` contract.
+
+    Timing keyword arguments (``stop_grace``, ``backoff_base``, ``probe_interval`` ...) override
+    ``SupervisorConfig``'s defaults; tests shrink them.
+    """
+
+    def __init__(self, data_dir: Path, **timings: float) -> None:
+        self.data_dir = Path(data_dir)
+        self.config = SupervisorConfig(**timings)  # type: ignore[arg-type]
+        self.warnings: list[str] = []
+        self._store = BackendStore(self.data_dir)
+        self._lock_file = DataDirLock(self.data_dir / "backends.lock")
+        self._secrets = SecretStore(self.data_dir / "secrets.json")
+        self._entries: dict[int, _Entry] = {}
+        self._ports = PortBook()
+        self._guard = OrphanGuard()
+        self._client: httpx.AsyncClient | None = None
+        self._mutex = asyncio.Lock()
+        self._listeners: list[Callable[[Backend], None]] = []
+        self._started = False
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return f"LocalService({str(self.data_dir)!r}, backends={len(self._entries)})"
+
+    # ---- life cycle -----------------------------------------------------------------------------
+
+    @property
+    def location(self) -> str:
+        return "this computer"
+
+    async def __aenter__(self) -> LocalService:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def start(self) -> None:
+        """Take the data folder's lock, load saved backends and start the enabled ones."""
+        if self._started:
+            return
+        if self._closed:
+            raise BackendApiError("This manager was closed; make a new one.")
+        self._lock_file.acquire()
+        try:
+            records, warnings = self._store.load()
+            self.warnings.extend(warnings)
+            loaded = await asyncio.to_thread(self._load_secrets, records)
+            self._client = httpx.AsyncClient(timeout=httpx.Timeout(self.config.probe_timeout),
+                                             limits=httpx.Limits(max_keepalive_connections=0), trust_env=False)
+            await self._guard.start()
+        except BaseException:
+            self._lock_file.release()
+            raise
+        for record in records:
+            kind = KINDS.get(record.type)
+            if kind is None:
+                self.warnings.append(f"Backend {record.id} has an unknown type {record.type!r}; it was left out.")
+                continue
+            self._entries[record.id] = _Entry(record, kind, loaded.get(record.id, {}), self.log_path(record.id))
+        self._started = True
+        for entry in self._entries.values():
+            self._launch(entry)
+
+    def _load_secrets(self, records: list[BackendRecord]) -> dict[int, dict[str, str]]:
+        out: dict[int, dict[str, str]] = {}
+        for record in records:
+            kind = KINDS.get(record.type)
+            if kind is None:
+                continue
+            values = {}
+            for name in kind.secret_names():
+                values[name] = self._secrets.get(_secret_key(record.uid, name)) or ""
+            out[record.id] = values
+            if any(values.values()):
+                self._warn_secret_file()
+        return out
+
+    def _warn_secret_file(self) -> None:
+        if not self._secrets.use_keyring:
+            text = (f"No usable OS keyring: secret settings are kept in {self._secrets.fallback_file}, "
+                    "readable by your user only.")
+            if text not in self.warnings:
+                self.warnings.append(text)
+
+    async def aclose(self) -> None:
+        """Stop every worker this manager started, then let go of the data folder."""
+        if self._closed:
+            return
+        self._closed = True
+        if not self._started:
+            return
+        await asyncio.gather(*(self._halt(e) for e in self._entries.values()), return_exceptions=True)
+        for entry in self._entries.values():
+            entry.state.log.close()
+        if self._client is not None:
+            await self._client.aclose()
+        await self._guard.close()
+        self._lock_file.release()
+
+    def _require_started(self) -> None:
+        if self._closed:
+            raise BackendApiError("The local manager has been closed.")
+        if not self._started:
+            raise BackendApiError("The local manager has not been started.")
+
+    # ---- the contract ---------------------------------------------------------------------------
+
+    async def list_backend_types(self) -> list[BackendType]:
+        return [kind.info for kind in KINDS.values()]
+
+    async def list_backends(self, *, nonreal: bool = False, full_data: bool = False) -> dict[int, Backend]:
+        self._require_started()
+        return {bid: self._snapshot(self._entries[bid]) for bid in sorted(self._entries)}
+
+    async def add_backend(self, type_id: str) -> Backend:
+        self._require_started()
+        kind = KINDS.get(type_id)
+        if kind is None:
+            raise BackendApiError(f"Unknown backend type {type_id!r}.")
+        async with self._mutex:
+            new_id = max(self._entries, default=-1) + 1
+            defaults = kind.defaults()
+            secret_names = kind.secret_names()
+            record = BackendRecord(id=new_id, uid=uuid.uuid4().hex, type=type_id, enabled=True,
+                                   settings={k: v for k, v in defaults.items() if k not in secret_names})
+            entry = _Entry(record, kind, {k: "" for k in secret_names}, self.log_path(new_id))
+            self._entries[new_id] = entry
+            self._save()
+            self._launch(entry)
+            return self._snapshot(entry)
+
+    async def edit_backend(
+        self, backend_id: int, title: str, settings: dict[str, object], new_id: int | None = None
+    ) -> Backend:
+        self._require_started()
+        entry = self._get(backend_id)
+        if not isinstance(settings, Mapping):
+            raise BackendApiError("Missing settings.")
+        known = {spec.name for spec in entry.kind.info.settings}
+        unknown = sorted(str(k) for k in settings if k not in known)
+        if unknown:
+            raise BackendApiError(f"Unknown setting {unknown[0]!r} for {entry.kind.info.name}.")
+        merged = entry.full_settings()
+        for name, value in settings.items():
+            if value == SECRET_MARKER:
+                continue  # "keep the stored value"
+            merged[name] = value
+        validated = entry.kind.validate(merged)
+        if new_id is not None and new_id != -1 and new_id != backend_id:
+            if isinstance(new_id, bool) or not isinstance(new_id, int) or new_id < 0:
+                raise BackendApiError("The new backend ID must be a whole number, 0 or more.")
+            if new_id in self._entries:
+                raise BackendApiError(f"Backend ID {new_id} is already in use.")
+        else:
+            new_id = backend_id
+        async with self._mutex:
+            if self._entries.get(backend_id) is not entry:
+                raise BackendApiError(f"Invalid backend ID {backend_id}")
+            if new_id != backend_id and new_id in self._entries:
+                raise BackendApiError(f"Backend ID {new_id} is already in use.")
+            await self._halt(entry)
+            secret_names = entry.kind.secret_names()
+            new_secrets = {k: str(v) for k, v in validated.items() if k in secret_names}
+            if new_secrets != entry.secrets:
+                await asyncio.to_thread(self._write_secrets, entry.record.uid, entry.secrets, new_secrets)
+                entry.secrets = new_secrets
+            entry.record.settings = {k: v for k, v in validated.items() if k not in secret_names}
+            entry.record.title = "" if title is None else str(title)
+            entry.record.modcount += 1
+            if new_id != backend_id:
+                del self._entries[backend_id]
+                entry.record.id = new_id
+                self._entries[new_id] = entry
+                entry.state.log.move_to(self.log_path(new_id))
+                entry.state.note(f"moved from backend ID {backend_id}")
+            entry.state.note(f"settings changed (modcount {entry.record.modcount})")
+            self._save()
+            self._launch(entry)
+            return self._snapshot(entry)
+
+    def _write_secrets(self, uid: str, old: dict[str, str], new: dict[str, str]) -> None:
+        for name, value in new.items():
+            if value == old.get(name):
+                continue
+            if value:
+                self._secrets.set(_secret_key(uid, name), value)
+                self._warn_secret_file()
+            else:
+                self._secrets.delete(_secret_key(uid, name))
+
+    async def delete_backend(self, backend_id: int) -> bool:
+        self._require_started()
+        async with self._mutex:
+            entry = self._entries.get(backend_id)
+            if entry is None:
+                return False
+            await self._halt(entry)
+            del self._entries[backend_id]
+            entry.state.note("deleted")
+            entry.state.log.close()
+            self._save()
+            await asyncio.to_thread(self._write_secrets, entry.record.uid, entry.secrets,
+                                    {k: "" for k in entry.secrets})
+            return True
+
+    async def toggle_backend(self, backend_id: int, enabled: bool) -> bool:
+        self._require_started()
+        async with self._mutex:
+            entry = self._get(backend_id)
+            if entry.record.enabled == bool(enabled):
+                return False
+            entry.record.enabled = bool(enabled)
+            self._save()
+            if enabled:
+                self._launch(entry)
+            else:
+                await self._halt(entry)
+                self._notify(entry)
+            return True
+
+    async def restart_backends(self, backend: BackendSelector = "all") -> int:
+        """Restart running and errored backends, and those stuck waiting or loading."""
+        self._require_started()
+        async with self._mutex:
+            targets = self._select(backend)
+            chosen = [e for e in targets if e.record.enabled and e.status()[0] in _RESTARTABLE
+                      and e.kind.not_ready_reason(e.full_settings()) is None]
+            await asyncio.gather(*(self._halt(e) for e in chosen))
+            for entry in chosen:
+                entry.state.restart_count += 1
+                entry.state.note("restart requested")
+                self._launch(entry)
+            return len(chosen)
+
+    async def free_memory(self, *, system_ram: bool = False, backend: BackendSelector = "all") -> int:
+        self._require_started()
+        runners = [e.runner for e in self._select(backend) if e.runner is not None]
+        results = await asyncio.gather(*(r.free(system_ram) for r in runners))
+        return sum(1 for ok in results if ok)
+
+    # ---- beyond the contract ----------------------------------------------------------------------
+
+    def details(self, backend_id: int) -> WorkerDetails:
+        entry = self._get(backend_id)
+        runner = entry.runner
+        return WorkerDetails(
+            backend_id=backend_id,
+            pid=runner.pid if runner is not None else None,
+            port=runner.port if runner is not None else None,
+            gpu_ids=str(entry.record.settings.get("GPU_ID") or ""),
+            uptime_s=runner.uptime if runner is not None else None,
+            restart_count=entry.state.restart_count,
+            crash_count_recent=runner.crash_count_recent() if runner is not None else 0,
+            log_path=entry.state.log.path,
+            last_exit_code=entry.state.last_exit_code,
+        )
+
+    def log_path(self, backend_id: int) -> Path:
+        entry = self._entries.get(backend_id)
+        if entry is not None:
+            return entry.state.log.path
+        return self.data_dir / "logs" / f"backend-{backend_id}.log"
+
+    def log_tail(self, backend_id: int, lines: int = 2000) -> list[str]:
+        tail = self._get(backend_id).state.tail
+        if lines <= 0:
+            return []
+        return list(tail)[-lines:]
+
+    def add_listener(self, callback: Callable[[Backend], None]) -> Callable[[], None]:
+        """Call ``callback`` (on the loop) whenever a backend's status or status message changes."""
+        self._listeners.append(callback)
+
+        def unsubscribe() -> None:
+            with contextlib.suppress(ValueError):
+                self._listeners.remove(callback)
+
+        return unsubscribe
+
+    async def changes(self) -> AsyncIterator[Backend]:
+        """Every status change, as it happens."""
+        queue: asyncio.Queue[Backend] = asyncio.Queue()
+        unsubscribe = self.add_listener(queue.put_nowait)
+        try:
+            while True:
+                yield await queue.get()
+        finally:
+            unsubscribe()
+
+    async def gpus(self) -> GpuReport:
+        pids = {bid: e.runner.pid for bid, e in self._entries.items() if e.runner is not None and e.runner.pid}
+        return await gpu_report(pids)
+
+    # ---- internals --------------------------------------------------------------------------------
+
+    def _get(self, backend_id: int) -> _Entry:
+        entry = self._entries.get(backend_id) if isinstance(backend_id, int) else None
+        if entry is None:
+            raise BackendApiError(f"Invalid backend ID {backend_id}")
+        return entry
+
+    def _select(self, backend: BackendSelector) -> list[_Entry]:
+        if backend == "all":
+            return [self._entries[k] for k in sorted(self._entries)]
+        try:
+            backend_id = int(backend)
+        except (TypeError, ValueError):
+            raise BackendApiError(f"Invalid backend ID {backend}") from None
+        return [self._get(backend_id)]
+
+    def _save(self) -> None:
+        try:
+            self._store.save([e.record for e in self._entries.values()])
+        except OSError as exc:
+            raise BackendApiError(f"Cannot save the backends to {self._store.path}: {exc.strerror or exc}.") from None
+
+    def _snapshot(self, entry: _Entry) -> Backend:
+        status, message = entry.status()
+        settings = dict(entry.record.settings)
+        for name, value in entry.secrets.items():
+            settings[name] = SECRET_MARKER if value else ""
+        last = entry.state.last_used
+        seconds = max(0.0, round(time.time() - last, 1)) if last is not None else None
+        return Backend(
+            id=entry.record.id, type=entry.record.type, status=status, settings=settings,
+            modcount=entry.record.modcount, features=entry.kind.features, enabled=entry.record.enabled,
+            title=entry.record.title, can_load_models=True, max_usages=1,
+            seconds_since_used=seconds, time_since_used=time_since_text(seconds),
+            current_model=None, status_message=message,
+        )
+
+    def _notify(self, entry: _Entry) -> None:
+        if not self._listeners or self._entries.get(entry.record.id) is not entry:
+            return
+        snapshot = self._snapshot(entry)
+        for callback in list(self._listeners):
+            try:
+                callback(snapshot)
+            except Exception:  # one bad listener must not stop the supervisor
+                log.exception("backend status listener failed")
+
+    def _launch(self, entry: _Entry) -> None:
+        """Start the worker of an enabled, set-up backend (or just report why it cannot start)."""
+        if entry.runner is not None or not entry.record.enabled or self._closed:
+            return
+        settings = entry.full_settings()
+        if entry.kind.not_ready_reason(settings) is not None:
+            self._notify(entry)
+            return
+        assert self._client is not None
+        on_status = lambda _s, _m, e=entry: self._notify(e)  # noqa: E731
+        if entry.kind.supervised:
+            def on_port(port: int, e: _Entry = entry) -> None:
+                e.record.port = port
+                with contextlib.suppress(BackendApiError):
+                    self._save()
+
+            entry.runner = Supervisor(
+                backend_id=entry.record.id, kind=entry.kind, settings=settings, state=entry.state,
+                config=self.config, client=self._client, ports=self._ports, guard=self._guard,
+                saved_port=entry.record.port, on_status=on_status, on_port=on_port,
+            )
+        else:
+            entry.runner = ApiMonitor(
+                backend_id=entry.record.id, kind=entry.kind, settings=settings, state=entry.state,
+                config=self.config, client=self._client, on_status=on_status,
+            )
+        entry.runner.start()
+        self._notify(entry)
+
+    async def _halt(self, entry: _Entry) -> None:
+        runner = entry.runner
+        if runner is None:
+            return
+        entry.stopping = True
+        try:
+            await runner.stop()
+        finally:
+            entry.runner = None
+            entry.stopping = False
+
+
+def _secret_key(uid: str, name: str) -> str:
+    return f"backend-{uid}-{name}"

@@ -1,0 +1,695 @@
+"""Supervision of one worker process: spawn, logs, readiness, crash handling, backoff, stop, tree kill.
+
+Also the guard that keeps workers from outliving the manager (``OrphanGuard``): on Linux a parent-death
+signal in each worker plus a watchdog process that kills the workers' process groups when the manager's
+end of a pipe closes (that also catches grandchildren, and is the only guard on macOS); on Windows a job
+object that kills every process in it when the manager's handle closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import httpx
+import psutil
+
+from ..models import BackendStatus
+from .backend_types import LaunchPlan, WorkerKind
+from .ports import PortBook
+
+TAIL_LINES = 2000
+LOG_MAX_BYTES = 10 * 1024 * 1024
+LOG_BACKUPS = 5
+
+
+# ---- logs ------------------------------------------------------------------------------------------
+
+class RotatingLog:
+    """A per-backend log file that stays after the worker exits and rotates at ``max_bytes`` × ``backups``."""
+
+    def __init__(self, path: Path, *, max_bytes: int = LOG_MAX_BYTES, backups: int = LOG_BACKUPS) -> None:
+        self.path = Path(path)
+        self.max_bytes = max_bytes
+        self.backups = backups
+        self._fh: Any = None
+        self._size = 0
+
+    def _open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._fh = open(self.path, "a", encoding="utf-8", errors="replace", newline="\n")
+        self._size = self._fh.tell()
+
+    def write(self, line: str) -> None:
+        try:
+            if self._fh is None:
+                self._open()
+            text = f"{time.strftime('%Y-%m-%d %H:%M:%S')} {line}\n"
+            if self._size + len(text) > self.max_bytes and self._size > 0:
+                self._rotate()
+            self._fh.write(text)
+            self._fh.flush()  # a crash of the app must not lose the worker's last words
+            self._size += len(text.encode("utf-8", "replace"))
+        except OSError:
+            pass  # a full disk must not take the supervisor down
+
+    def _rotate(self) -> None:
+        self.close()
+        for n in range(self.backups - 1, 0, -1):
+            src = self.path.with_name(f"{self.path.name}.{n}")
+            if src.exists():
+                os.replace(src, self.path.with_name(f"{self.path.name}.{n + 1}"))
+        if self.path.exists():
+            os.replace(self.path, self.path.with_name(f"{self.path.name}.1"))
+        self._open()
+
+    def move_to(self, path: Path) -> None:
+        """Follow a backend whose id moved (the old log is renamed when the new name is free)."""
+        self.close()
+        path = Path(path)
+        if self.path.exists() and not path.exists():
+            with contextlib.suppress(OSError):
+                os.replace(self.path, path)
+        self.path = path
+
+    def close(self) -> None:
+        if self._fh is not None:
+            with contextlib.suppress(OSError):
+                self._fh.close()
+            self._fh = None
+
+
+# ---- no orphans --------------------------------------------------------------------------------------
+
+# The watchdog: reads "+pgid"/"-pgid" lines from the manager; at EOF (the manager is gone, even by
+# SIGKILL) it kills every process group still listed. It sits in its own session so a Ctrl-C in the
+# manager's terminal does not kill it before it has done its job.
+_WATCHDOG = r"""
+import os, signal, sys
+groups = set()
+for line in sys.stdin.buffer:
+    line = line.strip()
+    if line[:1] in (b"+", b"-") and line[1:].isdigit():
+        (groups.add if line[:1] == b"+" else groups.discard)(int(line[1:]))
+for g in groups:
+    try:
+        os.killpg(g, signal.SIGKILL)
+    except OSError:
+        pass
+"""
+
+
+def _linux_child_setup(parent_pid: int) -> Callable[[], None]:
+    """preexec_fn for Linux: die with SIGKILL when the manager dies (PR_SET_PDEATHSIG).
+
+    The signal fires when the thread that forked us exits: the event loop's thread, which lives as long
+    as the manager does.
+    """
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    pr_set_pdeathsig = 1
+
+    def setup() -> None:
+        libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != parent_pid:  # the manager died before prctl took effect
+            os._exit(1)
+
+    return setup
+
+
+class OrphanGuard:
+    """Makes sure workers die with the manager, however the manager dies."""
+
+    def __init__(self) -> None:
+        self._watchdog: asyncio.subprocess.Process | None = None
+        self._job: Any = None
+
+    async def start(self) -> None:
+        if os.name == "nt":  # pragma: no cover - Windows only
+            self._job = _WindowsJob()
+            return
+        self._watchdog = await asyncio.create_subprocess_exec(
+            sys.executable, "-I", "-c", _WATCHDOG,
+            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True, close_fds=True,
+        )
+
+    @property
+    def watchdog_pid(self) -> int | None:
+        return self._watchdog.pid if self._watchdog else None
+
+    def popen_kwargs(self) -> dict[str, Any]:
+        if os.name == "nt":  # pragma: no cover - Windows only
+            # a new process group so CTRL_BREAK reaches the worker alone
+            return {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP | subprocess.CREATE_NO_WINDOW}
+        kwargs: dict[str, Any] = {"start_new_session": True, "close_fds": True}
+        if sys.platform.startswith("linux"):
+            kwargs["preexec_fn"] = _linux_child_setup(os.getpid())
+        return kwargs
+
+    def _tell(self, line: str) -> None:
+        if self._watchdog and self._watchdog.stdin and not self._watchdog.stdin.is_closing():
+            self._watchdog.stdin.write(line.encode() + b"\n")
+
+    def adopt(self, pid: int) -> None:
+        if os.name == "nt":  # pragma: no cover - Windows only
+            if self._job is not None:
+                self._job.assign(pid)
+            return
+        self._tell(f"+{pid}")  # start_new_session: the worker's pid is its process group id
+
+    def forget(self, pid: int) -> None:
+        if os.name != "nt":
+            self._tell(f"-{pid}")
+
+    async def close(self) -> None:
+        if self._watchdog is not None:
+            wd, self._watchdog = self._watchdog, None
+            if wd.stdin:
+                wd.stdin.close()
+            with contextlib.suppress(asyncio.TimeoutError, ProcessLookupError):
+                await asyncio.wait_for(wd.wait(), 5)
+            if wd.returncode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    wd.kill()
+        if self._job is not None:  # pragma: no cover - Windows only
+            self._job.close()
+            self._job = None
+
+
+class _WindowsJob:  # pragma: no cover - Windows only; written with care but not run here
+    """A job object that kills every process in it when its last handle closes (the manager's exit)."""
+
+    def __init__(self) -> None:
+        import ctypes
+        from ctypes import wintypes
+
+        self._k32 = ctypes.WinDLL("kernel32", use_last_error=True)
+        self._k32.CreateJobObjectW.restype = wintypes.HANDLE
+        self._k32.OpenProcess.restype = wintypes.HANDLE
+        self.handle = self._k32.CreateJobObjectW(None, None)
+        if not self.handle:
+            raise OSError(ctypes.get_last_error(), "CreateJobObjectW failed")
+
+        class IO_COUNTERS(ctypes.Structure):
+            _fields_ = [(n, ctypes.c_ulonglong) for n in (
+                "ReadOperationCount", "WriteOperationCount", "OtherOperationCount",
+                "ReadTransferCount", "WriteTransferCount", "OtherTransferCount")]
+
+        class BASIC(ctypes.Structure):
+            _fields_ = [("PerProcessUserTimeLimit", ctypes.c_int64), ("PerJobUserTimeLimit", ctypes.c_int64),
+                        ("LimitFlags", wintypes.DWORD), ("MinimumWorkingSetSize", ctypes.c_size_t),
+                        ("MaximumWorkingSetSize", ctypes.c_size_t), ("ActiveProcessLimit", wintypes.DWORD),
+                        ("Affinity", ctypes.c_size_t), ("PriorityClass", wintypes.DWORD),
+                        ("SchedulingClass", wintypes.DWORD)]
+
+        class EXTENDED(ctypes.Structure):
+            _fields_ = [("BasicLimitInformation", BASIC), ("IoInfo", IO_COUNTERS),
+                        ("ProcessMemoryLimit", ctypes.c_size_t), ("JobMemoryLimit", ctypes.c_size_t),
+                        ("PeakProcessMemoryUsed", ctypes.c_size_t), ("PeakJobMemoryUsed", ctypes.c_size_t)]
+
+        info = EXTENDED()
+        info.BasicLimitInformation.LimitFlags = 0x2000  # JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE
+        job_object_extended_limit_information = 9
+        if not self._k32.SetInformationJobObject(self.handle, job_object_extended_limit_information,
+                                                 ctypes.byref(info), ctypes.sizeof(info)):
+            raise OSError(ctypes.get_last_error(), "SetInformationJobObject failed")
+
+    def assign(self, pid: int) -> None:
+        process_set_quota, process_terminate = 0x0100, 0x0001
+        handle = self._k32.OpenProcess(process_set_quota | process_terminate, False, pid)
+        if not handle:
+            return
+        try:
+            self._k32.AssignProcessToJobObject(self.handle, handle)
+        finally:
+            self._k32.CloseHandle(handle)
+
+    def close(self) -> None:
+        if self.handle:
+            self._k32.CloseHandle(self.handle)
+            self.handle = None
+
+
+# ---- killing ---------------------------------------------------------------------------------------
+
+def _tree(pid: int) -> list[psutil.Process]:
+    try:
+        root = psutil.Process(pid)
+        return [root, *root.children(recursive=True)]
+    except (psutil.Error, OSError):
+        return []
+
+
+def kill_tree(pid: int, extra: list[psutil.Process] | None = None) -> None:
+    """SIGKILL a worker, its process group and every descendant psutil can still find."""
+    procs = _tree(pid) + list(extra or [])
+    if os.name == "posix":
+        with contextlib.suppress(OSError):
+            os.killpg(pid, signal.SIGKILL)
+    for proc in procs:
+        with contextlib.suppress(psutil.Error, OSError):
+            proc.kill()
+    psutil.wait_procs(procs, timeout=3)
+
+
+def polite_signal(pid: int) -> None:
+    if os.name == "nt":  # pragma: no cover - Windows only
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.CTRL_BREAK_EVENT)
+        return
+    with contextlib.suppress(OSError):
+        os.killpg(pid, signal.SIGTERM)
+
+
+# ---- supervision ------------------------------------------------------------------------------------
+
+@dataclass
+class SupervisorConfig:
+    """Timings; the defaults are the product's, tests shrink them."""
+
+    stop_grace: float = 10.0
+    backoff_base: float = 1.0
+    backoff_max: float = 60.0
+    crash_limit: int = 5
+    crash_window: float = 600.0
+    probe_interval: float = 1.0
+    probe_timeout: float = 2.0
+    queue_interval: float = 2.0
+    api_probe_interval: float = 3.0
+    alive_ready_s: float = 2.0
+
+
+@dataclass
+class WorkerState:
+    """What outlives one run of a backend's worker: its log, tail and counters."""
+
+    log: RotatingLog
+    tail: collections.deque[str] = field(default_factory=lambda: collections.deque(maxlen=TAIL_LINES))
+    restart_count: int = 0
+    last_exit_code: int | None = None
+    last_used: float | None = None  # wall-clock time the worker last had work
+
+    def note(self, line: str) -> None:
+        """A line from the manager itself, in the log and tail."""
+        text = f"[manager] {line}"
+        self.tail.append(text)
+        self.log.write(text)
+
+
+def describe_exit(code: int | None, stderr_tail: list[str]) -> str:
+    if code is None:
+        what = "exited"
+    elif code < 0:
+        try:
+            what = f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            what = f"killed by signal {-code}"
+    else:
+        what = f"exited with code {code}"
+    last = " / ".join(line.strip() for line in stderr_tail if line.strip())[-300:]
+    return f"{what}: {last}" if last else what
+
+
+class _ExitAwareProtocol(asyncio.subprocess.SubprocessStreamProtocol):
+    """Knows when the process itself exits, even while a grandchild still holds its pipes open
+    (``Process.wait()`` waits for the pipes too on Python 3.11, which would hide a crash)."""
+
+    def __init__(self, limit: int, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(limit=limit, loop=loop)
+        self.exited: asyncio.Future[int | None] = loop.create_future()
+
+    def process_exited(self) -> None:
+        # read the code first: the parent class may drop its transport
+        code = self._transport.get_returncode() if self._transport else None
+        super().process_exited()
+        if not self.exited.done():
+            self.exited.set_result(code)
+
+
+async def spawn(plan: LaunchPlan, guard: OrphanGuard) -> tuple[asyncio.subprocess.Process, asyncio.Future[int | None]]:
+    loop = asyncio.get_running_loop()
+    protocol_holder: list[_ExitAwareProtocol] = []
+
+    def factory() -> _ExitAwareProtocol:
+        proto = _ExitAwareProtocol(limit=1024 * 1024, loop=loop)
+        protocol_holder.append(proto)
+        return proto
+
+    transport, protocol = await loop.subprocess_exec(
+        factory, *plan.argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        cwd=str(plan.cwd) if plan.cwd else None, env=plan.env, **guard.popen_kwargs(),
+    )
+    proc = asyncio.subprocess.Process(transport, protocol, loop)
+    return proc, protocol.exited
+
+
+StatusCallback = Callable[[BackendStatus, str], None]
+
+
+class Supervisor:
+    """Runs one backend's worker until stopped: waiting → loading → running, errored on a crash,
+    back through waiting on an automatic restart, and gives up on a crash loop."""
+
+    def __init__(
+        self, *, backend_id: int, kind: WorkerKind, settings: Mapping[str, Any], state: WorkerState,
+        config: SupervisorConfig, client: httpx.AsyncClient, ports: PortBook, guard: OrphanGuard,
+        saved_port: int | None, on_status: StatusCallback, on_port: Callable[[int], None],
+    ) -> None:
+        self.backend_id = backend_id
+        self.kind = kind
+        self.settings = dict(settings)
+        self.state = state
+        self.config = config
+        self.client = client
+        self.ports = ports
+        self.guard = guard
+        self.port: int | None = saved_port
+        self._on_status = on_status
+        self._on_port = on_port
+        self.status = BackendStatus.WAITING
+        self.message = "starting"
+        self.proc: asyncio.subprocess.Process | None = None
+        self.started_at: float | None = None  # monotonic time the current process started
+        self.base_url: str | None = None
+        self._crashes: collections.deque[float] = collections.deque()
+        self._task: asyncio.Task[None] | None = None
+        self._port_note: str | None = None
+        self._exited: asyncio.Future[int | None] | None = None
+
+    # -- public
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc is not None and self.proc.returncode is None else None
+
+    @property
+    def uptime(self) -> float | None:
+        if self.pid is None or self.started_at is None:
+            return None
+        return time.monotonic() - self.started_at
+
+    def crash_count_recent(self) -> int:
+        self._prune()
+        return len(self._crashes)
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run(), name=f"supervise backend {self.backend_id}")
+
+    async def stop(self) -> None:
+        """Stop the worker: polite signal, grace period, then kill its whole tree."""
+        task, self._task = self._task, None
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self._terminate()
+        self.ports.release(self.backend_id)
+
+    async def free(self, system_ram: bool) -> bool:
+        req = self.kind.free_request(self.settings, self.base_url, system_ram, self.port)
+        if req is None or self.status is not BackendStatus.RUNNING:
+            return False
+        url, body = req
+        try:
+            resp = await self.client.post(url, json=body, headers=self.kind.headers(self.settings),
+                                          timeout=max(self.config.probe_timeout, 30.0))
+        except httpx.HTTPError as exc:
+            self.state.note(f"free memory failed: {type(exc).__name__}")
+            return False
+        self.state.note(f"free memory: HTTP {resp.status_code}")
+        return 200 <= resp.status_code < 300
+
+    # -- internals
+
+    def _set(self, status: BackendStatus, message: str) -> None:
+        if status is self.status and message == self.message:
+            return
+        changed_status = status is not self.status
+        self.status, self.message = status, message
+        if changed_status:
+            self.state.note(f"{status.value}: {message}")
+        self._on_status(status, message)
+
+    def _prune(self) -> None:
+        cutoff = time.monotonic() - self.config.crash_window
+        while self._crashes and self._crashes[0] < cutoff:
+            self._crashes.popleft()
+
+    async def _run(self) -> None:
+        cfg = self.config
+        while True:
+            reason = await self._one_run()
+            if not self.kind.auto_restart(self.settings):
+                return
+            self._crashes.append(time.monotonic())
+            self._prune()
+            n = len(self._crashes)
+            if n >= cfg.crash_limit:
+                self._set(BackendStatus.ERRORED,
+                          f"crash loop: {n} crashes in {cfg.crash_window / 60:g} min, not restarting (last: {reason})")
+                return
+            delay = min(cfg.backoff_max, cfg.backoff_base * 2 ** (n - 1))
+            self._set(BackendStatus.ERRORED, f"{reason} — restarting in {delay:g} s")
+            await asyncio.sleep(delay)
+            self.state.restart_count += 1
+
+    async def _one_run(self) -> str:
+        """One life of the worker; returns why it ended (status already ``errored``)."""
+        self._set(BackendStatus.WAITING, "starting")
+        port: int | None = None
+        if self.kind.uses_port(self.settings):
+            try:
+                port, self._port_note = self.ports.take(self.backend_id, int(self.settings.get("Port") or 0), self.port)
+            except OSError as exc:
+                reason = f"no free port: {exc}"
+                self._set(BackendStatus.ERRORED, reason)
+                return reason
+            if port != self.port:
+                self.port = port
+                self._on_port(port)
+            if self._port_note:
+                self.state.note(self._port_note)
+        plan = self.kind.launch(self.settings, port)
+        self.base_url = plan.base_url
+        self.state.note(f"starting: {shlex.join(plan.argv)}" + (f" (in {plan.cwd})" if plan.cwd else ""))
+        try:
+            proc, exited = await spawn(plan, self.guard)
+        except OSError as exc:
+            reason = f"could not start {plan.argv[0]}: {exc.strerror or exc}"
+            self._set(BackendStatus.ERRORED, reason)
+            return reason
+        self.proc = proc
+        self._exited = exited
+        self.started_at = time.monotonic()
+        self.guard.adopt(proc.pid)
+        self.state.note(f"pid {proc.pid}" + (f", port {port}" if port else ""))
+        stderr_tail: collections.deque[str] = collections.deque(maxlen=3)
+        readers = [asyncio.create_task(self._pump(proc.stdout, None)),
+                   asyncio.create_task(self._pump(proc.stderr, stderr_tail))]
+        side: list[asyncio.Task[Any]] = []
+        try:
+            ready = await self._wait_ready(plan, exited)
+            if ready:
+                note = f" ({self._port_note})" if self._port_note else ""
+                where = plan.base_url or f"pid {proc.pid}"
+                self._set(BackendStatus.RUNNING, f"running at {where}{note}")
+                queue = self.kind.queue_url(self.settings, plan.base_url)
+                if queue:
+                    side.append(asyncio.create_task(self._poll_queue(queue)))
+                await exited
+            if exited.done():
+                code = exited.result()
+                # let the readers take the last lines (a grandchild may hold the pipes: do not wait for EOF)
+                await asyncio.wait(readers, timeout=0.3)
+                reason = describe_exit(code, list(stderr_tail))
+                self.state.last_exit_code = code
+            else:
+                reason = f"did not become ready within {self.kind.start_timeout(self.settings):g} s"
+                self.state.note(reason + "; stopping it")
+                await self._terminate(grace=min(self.config.stop_grace, 2.0))
+                self.state.last_exit_code = proc.returncode
+            self._set(BackendStatus.ERRORED, reason)
+            return reason
+        finally:
+            for task in side:
+                task.cancel()
+            if exited.done():
+                # the worker is gone; leftovers in its group (grandchildren) must not keep the GPU
+                await asyncio.to_thread(kill_tree, proc.pid)
+                self.guard.forget(proc.pid)
+                for task in readers:
+                    task.cancel()
+
+    async def _wait_ready(self, plan: LaunchPlan, exited: asyncio.Future[int | None]) -> bool:
+        """True when ready; False when the process exited or the start timeout passed."""
+        timeout = self.kind.start_timeout(self.settings)
+        start = time.monotonic()
+        what = plan.health_url or "the worker to stay up"
+
+        async def probe_loop() -> None:
+            if plan.health_url is None:
+                await asyncio.sleep(self.config.alive_ready_s)
+                return
+            while True:
+                try:
+                    resp = await self.client.get(plan.health_url, timeout=self.config.probe_timeout)
+                    if 200 <= resp.status_code < 300:
+                        return
+                except httpx.HTTPError:
+                    pass
+                await asyncio.sleep(self.config.probe_interval)
+
+        prober = asyncio.create_task(probe_loop())
+        try:
+            while True:
+                elapsed = time.monotonic() - start
+                self._set(BackendStatus.LOADING, f"waiting for {what} — {int(elapsed)} s")
+                remaining = timeout - elapsed
+                if remaining <= 0:
+                    return False
+                done, _ = await asyncio.wait({prober, exited}, timeout=min(1.0, remaining),
+                                             return_when=asyncio.FIRST_COMPLETED)
+                if exited in done or exited.done():
+                    return False
+                if prober in done:
+                    prober.result()
+                    return True  # the child is alive (checked just above) and answered
+        finally:
+            prober.cancel()
+
+    async def _poll_queue(self, url: str) -> None:
+        """Remember when the worker's queue last showed work (the "last used" column)."""
+        headers = self.kind.headers(self.settings)
+        while True:
+            with contextlib.suppress(httpx.HTTPError, ValueError):
+                resp = await self.client.get(url, timeout=self.config.probe_timeout, headers=headers)
+                data = resp.json()
+                if isinstance(data, dict) and (data.get("queue_running") or data.get("queue_pending")):
+                    self.state.last_used = time.time()
+            await asyncio.sleep(self.config.queue_interval)
+
+    async def _pump(self, stream: asyncio.StreamReader | None, stderr_tail: collections.deque[str] | None) -> None:
+        if stream is None:
+            return
+        prefix = "[err] " if stderr_tail is not None else ""
+        while True:
+            try:
+                raw = await stream.readline()
+            except ValueError:  # a line over the limit: take it in pieces
+                raw = await stream.read(64 * 1024)
+            if not raw:
+                return
+            line = raw.decode("utf-8", "replace").rstrip("\r\n")
+            self.state.tail.append(prefix + line)
+            self.state.log.write(prefix + line)
+            if stderr_tail is not None and line.strip():
+                stderr_tail.append(line)
+
+    async def _terminate(self, grace: float | None = None) -> None:
+        proc = self.proc
+        if proc is None:
+            return
+        grace = self.config.stop_grace if grace is None else grace
+        pid = proc.pid
+        tree = await asyncio.to_thread(_tree, pid)  # before the root dies and its children are reparented
+        exited = self._exited
+        if exited is not None and not exited.done():
+            polite_signal(pid)
+            try:
+                await asyncio.wait_for(asyncio.shield(exited), grace)
+            except asyncio.TimeoutError:
+                self.state.note(f"still alive {grace:g} s after the stop signal; killing it")
+        await asyncio.to_thread(kill_tree, pid, tree[1:])
+        self.guard.forget(pid)
+        self.state.note("stopped")
+        self.started_at = None
+
+
+class ApiMonitor:
+    """Watches a worker somebody else runs (``comfyui_api``): running when it answers, idle or errored when not."""
+
+    def __init__(
+        self, *, backend_id: int, kind: WorkerKind, settings: Mapping[str, Any], state: WorkerState,
+        config: SupervisorConfig, client: httpx.AsyncClient, on_status: StatusCallback,
+    ) -> None:
+        self.backend_id = backend_id
+        self.kind = kind
+        self.settings = dict(settings)
+        self.state = state
+        self.config = config
+        self.client = client
+        self._on_status = on_status
+        self.status = BackendStatus.WAITING
+        self.message = "connecting"
+        self.base_url = kind.base_url(settings)  # type: ignore[attr-defined]
+        self.port = None
+        self.pid = None
+        self.uptime = None
+        self._task: asyncio.Task[None] | None = None
+
+    def crash_count_recent(self) -> int:
+        return 0
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run(), name=f"watch backend {self.backend_id}")
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def free(self, system_ram: bool) -> bool:
+        req = self.kind.free_request(self.settings, self.base_url, system_ram)
+        if req is None or self.status is not BackendStatus.RUNNING:
+            return False
+        url, body = req
+        try:
+            resp = await self.client.post(url, json=body, headers=self.kind.headers(self.settings), timeout=30.0)
+        except httpx.HTTPError:
+            return False
+        return 200 <= resp.status_code < 300
+
+    def _set(self, status: BackendStatus, message: str) -> None:
+        if status is self.status and message == self.message:
+            return
+        if status is not self.status:
+            self.state.note(f"{status.value}: {message}")
+        self.status, self.message = status, message
+        self._on_status(status, message)
+
+    async def _run(self) -> None:
+        headers = self.kind.headers(self.settings)
+        url = self.kind.queue_url(self.settings, self.base_url) or f"{self.base_url}/system_stats"
+        while True:
+            try:
+                resp = await self.client.get(url, timeout=self.config.probe_timeout, headers=headers)
+                if 200 <= resp.status_code < 300:
+                    data = resp.json()
+                    if isinstance(data, dict) and (data.get("queue_running") or data.get("queue_pending")):
+                        self.state.last_used = time.time()
+                    self._set(BackendStatus.RUNNING, f"answering at {self.base_url}")
+                else:
+                    self._down(f"{self.base_url} answered HTTP {resp.status_code}")
+            except (httpx.HTTPError, ValueError) as exc:
+                self._down(f"cannot reach {self.base_url} ({type(exc).__name__})")
+            await asyncio.sleep(self.config.api_probe_interval)
+
+    def _down(self, reason: str) -> None:
+        if self.settings.get("AllowIdle"):
+            self._set(BackendStatus.IDLE, f"idle: {reason}")
+        else:
+            self._set(BackendStatus.ERRORED, reason)
