@@ -22,7 +22,7 @@ from PySide6.QtCore import (
     Qt,
     Signal,
 )
-from PySide6.QtGui import QBrush, QColor
+from PySide6.QtGui import QBrush
 
 from ..core.models import Backend, BackendStatus
 from . import icons
@@ -71,14 +71,6 @@ STATUS_TEXT = {
     BackendStatus.DISABLED: "Disabled",
 }
 STATUS_ORDER = {status: i for i, status in enumerate(STATUS_TEXT)}
-STATUS_COLOUR = {
-    BackendStatus.ERRORED: "#c62828",
-    BackendStatus.LOADING: "#1565c0",
-    BackendStatus.WAITING: "#8d6e00",
-    BackendStatus.RUNNING: "#2e7d32",
-    BackendStatus.IDLE: "#00796b",
-    BackendStatus.DISABLED: "#757575",
-}
 #: Why a status is shown when the service gave no message of its own.
 STATUS_HINT = {
     BackendStatus.ERRORED: "The backend failed to start or crashed.",
@@ -291,7 +283,7 @@ class BackendsModel(QAbstractTableModel):
             if role == Qt.ItemDataRole.DecorationRole:
                 return icons.busy_icon() if backend_id in self._busy else icons.status_icon(status)
             if role == Qt.ItemDataRole.ForegroundRole:
-                return _brush(STATUS_COLOUR.get(status, "#000000"))
+                return _brush(status)
             if role == Qt.ItemDataRole.ToolTipRole:
                 return "Waiting for the answer…" if backend_id in self._busy else row.tooltip
         if role == Qt.ItemDataRole.ToolTipRole and col == Column.TITLE and row.backend.title == "":
@@ -312,13 +304,13 @@ class BackendsModel(QAbstractTableModel):
         return False
 
 
-_BRUSHES: dict[str, QBrush] = {}
+_BRUSHES: dict[BackendStatus, QBrush] = {}
 
 
-def _brush(colour: str) -> QBrush:
-    brush = _BRUSHES.get(colour)
+def _brush(status: BackendStatus) -> QBrush:
+    brush = _BRUSHES.get(status)
     if brush is None:
-        brush = _BRUSHES[colour] = QBrush(QColor(colour))
+        brush = _BRUSHES[status] = QBrush(icons.status_colour(status))
     return brush
 
 

@@ -46,3 +46,15 @@ def loop(qapp) -> Iterator[qasync.QEventLoop]:
 def run(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, T], timeout: float = 20.0) -> T:
     """Run ``coro`` to completion on the test's qasync loop (Qt events are processed meanwhile)."""
     return loop.run_until_complete(asyncio.wait_for(coro, timeout))
+
+
+@pytest.fixture(autouse=True)
+def _isolated_qsettings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """QSettings() in any GUI code writes to a temp folder: no test touches the user's real config."""
+    from PySide6.QtCore import QSettings
+
+    folder = tmp_path_factory.mktemp("qsettings")
+    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
+    for scope in (QSettings.Scope.UserScope, QSettings.Scope.SystemScope):
+        QSettings.setPath(QSettings.Format.IniFormat, scope, str(folder))
+    yield

@@ -1,0 +1,153 @@
+"""Start-up and shutdown of the desktop app: QApplication + qasync, one window, an orderly quit.
+
+``run_app(args, token)`` (called by cli.py) picks the connection (``--server``, ``--data-dir``, else the last
+one used, else this computer), runs ``main()`` on a qasync loop, and on quit stops the poller and then closes
+the service — the embedded manager stops its workers (the window asks first when some are running).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import logging.handlers
+import sys
+import traceback
+from types import TracebackType
+from typing import Any
+
+import qasync
+from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from .. import __version__
+from ..core.errors import BackendServiceError
+from ..paths import APP_AUTHOR, APP_NAME, default_log_dir
+from . import icons
+from .connections import LOCAL_DEFAULT, ConnectionKind, ConnectionProfile, ProfileStore, open_service, secret_store
+from .main_window import MainWindow
+from .tasks import describe_error, wait_dialog
+
+log = logging.getLogger("backend_manager_gui")
+
+#: Unexpected errors already shown, so a repeating failure does not stack message boxes.
+_SHOWN: set[str] = set()
+
+
+def _setup_logging() -> None:
+    log_dir = default_log_dir()
+    handlers: list[logging.Handler] = [logging.StreamHandler()]
+    try:
+        log_dir.mkdir(parents=True, exist_ok=True)
+        handlers.append(logging.handlers.RotatingFileHandler(log_dir / "app.log", maxBytes=2_000_000, backupCount=3, encoding="utf-8"))
+    except OSError:
+        pass  # a read-only home must not stop the app
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", handlers=handlers)
+
+
+def show_unexpected_error(text: str, details: str = "") -> None:
+    """Log and show an error nobody handled, in a non-modal box (never a nested event loop)."""
+    log.error("unexpected error: %s\n%s", text, details)
+    app = QApplication.instance()
+    if app is None or text in _SHOWN:
+        return
+    _SHOWN.add(text)
+    parent = QApplication.activeWindow() or next((w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow)), None)
+    box = QMessageBox(QMessageBox.Icon.Critical, "Unexpected error",
+                      f"Something went wrong inside Backend Manager:\n\n{text}\n\nThe app keeps running; the details are in the log.",
+                      QMessageBox.StandardButton.Ok, parent)
+    if details:
+        box.setDetailedText(details)
+    box.finished.connect(lambda _r: _SHOWN.discard(text))
+    box.finished.connect(box.deleteLater)
+    box.open()
+
+
+def _excepthook(exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
+    if issubclass(exc_type, KeyboardInterrupt):
+        sys.__excepthook__(exc_type, exc, tb)
+        return
+    show_unexpected_error(f"{exc_type.__name__}: {exc}", "".join(traceback.format_exception(exc_type, exc, tb)))
+
+
+def _loop_exception_handler(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    exc = context.get("exception")
+    message = context.get("message", "error in a background task")
+    if isinstance(exc, BaseException):
+        show_unexpected_error(f"{message}: {type(exc).__name__}: {exc}", "".join(traceback.format_exception(exc)))
+    else:
+        show_unexpected_error(str(message))
+
+
+def initial_profile(args: argparse.Namespace, settings: QSettings) -> ConnectionProfile:
+    """--server, then --data-dir, then the last connection used, then this computer."""
+    if getattr(args, "server", None):
+        from ..core.remote import normalize_base_url
+
+        return ConnectionProfile(ConnectionKind.SERVER, normalize_base_url(args.server))
+    if getattr(args, "data_dir", None):
+        return ConnectionProfile(ConnectionKind.LOCAL, str(args.data_dir))
+    return ProfileStore(settings).last() or LOCAL_DEFAULT
+
+
+async def main(args: argparse.Namespace, token: str | None = None) -> int:
+    app = QApplication.instance()
+    assert isinstance(app, QApplication)
+    quitting = asyncio.Event()
+    app.aboutToQuit.connect(quitting.set)
+    asyncio.get_running_loop().set_exception_handler(_loop_exception_handler)
+    settings = QSettings()
+    profile = initial_profile(args, settings)
+    if profile.kind is ConnectionKind.SERVER and token is None:
+        token = secret_store().get(profile.token_key)
+    try:
+        service = await open_service(profile, token=token)
+    except BackendServiceError as exc:
+        # the last connection may be gone (another instance holds the data folder, say): say so and fall back
+        if profile == LOCAL_DEFAULT or getattr(args, "server", None) or getattr(args, "data_dir", None):
+            box = QMessageBox(QMessageBox.Icon.Critical, "Backend Manager",
+                              f"Could not open {profile.label}:\n\n{describe_error(exc)}", QMessageBox.StandardButton.Ok)
+            await wait_dialog(box)
+            return 1
+        log.warning("could not reopen %s (%s); opening this computer instead", profile.label, exc)
+        profile = LOCAL_DEFAULT
+        service = await open_service(profile)
+    window = MainWindow(service, settings=settings, profile=profile)
+    # quitting is ours to drive: Qt quitting on its own would end the loop before the workers are stopped
+    window.closed.connect(quitting.set)
+    ProfileStore(settings).remember(profile)
+    window.show()
+    try:
+        await quitting.wait()
+    finally:
+        await window.shutdown()
+        window.deleteLater()
+    return 0
+
+
+def run_app(args: argparse.Namespace, token: str | None = None) -> int:
+    """Entry point from cli.py. ``token`` comes from SWARM_TOKEN (or None: then the keyring), never argv."""
+    _setup_logging()
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    assert isinstance(app, QApplication)
+    app.setApplicationName(APP_NAME)
+    app.setOrganizationName(APP_AUTHOR)
+    app.setApplicationVersion(__version__)
+    app.setApplicationDisplayName("Backend Manager")
+    app.setDesktopFileName("backend-manager-gui")
+    app.setWindowIcon(icons.app_icon())
+    # closing the window ends main(), which shuts down in order and only then stops the loop (STYLE.md pitfall 5)
+    app.setQuitOnLastWindowClosed(False)
+    sys.excepthook = _excepthook
+    try:
+        if sys.version_info >= (3, 12):
+            return asyncio.run(main(args, token), loop_factory=lambda: qasync.QEventLoop(app))
+        return qasync.run(main(args, token))  # 3.11: asyncio.run has no loop_factory (STYLE.md)
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        sys.excepthook = sys.__excepthook__
+
+
+__all__ = ["main", "run_app", "show_unexpected_error", "initial_profile"]
+
