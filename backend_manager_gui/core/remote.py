@@ -378,7 +378,7 @@ def _connect_reason(err: BaseException) -> str:
         if isinstance(exc, socket.gaierror):
             return "the host name is unknown"
         if isinstance(exc, ssl.SSLError):
-            return "the secure connection could not be set up (certificate problem)"
+            return "the secure (https) connection could not be set up"
         if isinstance(exc, OSError) and exc.errno in (errno.ENETUNREACH, errno.EHOSTUNREACH):
             return "the network or host is unreachable"
     text = " ".join(str(exc) for exc in chain).lower()
