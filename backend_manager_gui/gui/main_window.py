@@ -270,7 +270,7 @@ class MainWindow(QMainWindow):
         self.act_free_ram = self._action("Free VRAM + RAM", lambda: self._on_free_triggered(True),
                                          tip="Unload models from GPU memory and system memory")
         self.act_refresh = self._action("Refresh", self._on_refresh_triggered, icon="refresh",
-                                        shortcuts=(QKeySequence.StandardKey.Refresh, "F5"), tip="Read the backend list now")
+                                        shortcuts=("F5",), tip="Read the backend list now")
         self.act_per_gpu = self._action("One backend per GPU", self._on_per_gpu_triggered, icon="gpu",
                                         tip="Add a ComfyUI self-starting backend for every GPU that has none")
         self.act_connect = self._action("Connect…", self._on_connect_triggered, shortcuts=("Ctrl+O",),

@@ -16,10 +16,24 @@ import qasync
 T = TypeVar("T")
 
 
+class _TestLoop(qasync.QEventLoop):
+    """qasync's loop, still asyncio's "running loop" between two ``run()`` calls of a test.
+
+    qasync's run_until_complete ends with one last ``processEvents()`` after it has cleared the running loop,
+    and pytest-qt calls ``processEvents()`` after each test body: a background task (a poll, an HTTP read)
+    resumed there would call ``get_running_loop()`` and fail with "no running event loop". Keeping the loop
+    registered lets such steps run as they would in the app, where the loop runs all the time.
+    """
+
+    def _after_run_forever(self) -> None:
+        super()._after_run_forever()
+        asyncio.events._set_running_loop(self)
+
+
 @pytest.fixture
 def loop(qapp) -> Iterator[qasync.QEventLoop]:
     """A qasync loop that fails the test on any unhandled task error (STYLE.md pitfalls 2, 3, 8)."""
-    ev = qasync.QEventLoop(qapp)
+    ev = _TestLoop(qapp)
     errors: list[dict[str, Any]] = []
 
     def _handler(_loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
@@ -36,6 +50,7 @@ def loop(qapp) -> Iterator[qasync.QEventLoop]:
         if pending:
             ev.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
         ev.run_until_complete(ev.shutdown_asyncgens())
+        asyncio.events._set_running_loop(None)
         ev.close()
         asyncio.set_event_loop(None)
     if errors:

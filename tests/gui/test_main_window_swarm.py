@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 
-import pytest
 from PySide6.QtCore import Qt
 
 from backend_manager_gui.core.remote import RemoteService
@@ -15,8 +15,7 @@ from tests.gui.window_helpers import row_text, status_text, table_column, temp_s
 from tests.support.fake_swarm import FakeSwarm
 
 
-@pytest.fixture
-def fake(loop) -> Iterator[FakeSwarm]:
+def six_backends() -> FakeSwarm:
     server = FakeSwarm()
     server.add("comfyui_selfstart", status="running", title="Big GPU", settings={"GPU_ID": "0"}, current_model="sdxl.safetensors")
     server.add("comfyui_selfstart", status="loading", settings={"GPU_ID": "1"})
@@ -24,37 +23,170 @@ def fake(loop) -> Iterator[FakeSwarm]:
     server.add("comfyui_api", status="disabled", title="Spare", enabled=False)
     server.add("comfyui_api", status="idle", title="Idle one")
     server.add("comfyui_api", status="running", title="Second")
-    run(loop, server.start())
-    yield server
-    run(loop, server.stop())
+    return server
 
 
-@pytest.fixture
-def window(loop, qtbot, fake, tmp_path) -> Iterator[MainWindow]:
+@contextmanager
+def swarm_window(loop, qtbot, tmp_path, fake: FakeSwarm | None = None) -> Iterator[tuple[MainWindow, FakeSwarm]]:
+    """A window on a fake server with six backends. Both are shut down inside the test: pytest-qt processes
+    Qt events after the test body, when the qasync loop is not running, so nothing may be left pending."""
+    fake = fake or six_backends()
+    run(loop, fake.start())
     service = RemoteService(fake.url, timeout=2.0)
     win = MainWindow(service, settings=temp_settings(tmp_path), poll_interval=0.3, max_poll_interval=1.0)
     qtbot.addWidget(win)
-    win.show()
-    until(loop, lambda: win.backends_model.rowCount() == 6 and win.backend_types, what="six rows and the types")
-    yield win
-    run(loop, win.shutdown())
+    try:
+        win.show()
+        until(loop, lambda: win.backends_model.rowCount() == len(fake.backends) and win.backend_types, what="rows and types")
+        yield win, fake
+    finally:
+        run(loop, win.shutdown())
+        run(loop, fake.stop())
 
 
-def test_window_shows_every_backend_and_a_summary(loop, window, fake):
-    assert table_column(window, Column.TITLE) == ["Big GPU", "ComfyUI Self-Starting", "Remote box", "Spare", "Idle one", "Second"]
-    assert table_column(window, Column.STATUS) == ["Running", "Loading", "Errored", "Disabled", "Idle", "Running"]
-    assert table_column(window, Column.MODEL)[0] == "sdxl.safetensors"
-    until(loop, lambda: "2 running" in status_text(window))
-    assert status_text(window) == f"Connected to {fake.url} — 2 running · 1 idle · 1 loading · 1 errored · 1 disabled"
-    # a server has no worker ports or GPU column of its own
-    assert window.table.isColumnHidden(Column.PORT) and window.table.isColumnHidden(Column.GPU)
-    assert window.windowTitle().endswith(fake.url)
+def test_window_shows_every_backend_and_a_summary(loop, qtbot, tmp_path):
+    with swarm_window(loop, qtbot, tmp_path) as (window, fake):
+        assert table_column(window, Column.TITLE) == ["Big GPU", "ComfyUI Self-Starting", "Remote box", "Spare", "Idle one", "Second"]
+        assert table_column(window, Column.STATUS) == ["Running", "Loading", "Errored", "Disabled", "Idle", "Running"]
+        assert table_column(window, Column.MODEL)[0] == "sdxl.safetensors"
+        until(loop, lambda: "2 running" in status_text(window))
+        assert status_text(window) == f"Connected to {fake.url} — 2 running · 1 idle · 1 loading · 1 errored · 1 disabled"
+        # a server has no worker ports or GPU column of its own
+        assert window.table.isColumnHidden(Column.PORT) and window.table.isColumnHidden(Column.GPU)
+        assert window.windowTitle().endswith(fake.url)
 
 
-def test_status_change_on_the_server_shows_up(loop, window, fake):
-    fake.set_status(1, "running")
-    until(loop, lambda: row_text(window, 1, Column.STATUS) == "Running")
-    fake.set_status(1, "errored")
-    until(loop, lambda: row_text(window, 1, Column.STATUS) == "Errored")
-    # the person hears about it (a desktop notification where there is a tray)
-    assert window.notifications and window.notifications[-1][0] == "ComfyUI Self-Starting (#1) errored"
+def test_status_change_on_the_server_shows_up(loop, qtbot, tmp_path):
+    with swarm_window(loop, qtbot, tmp_path) as (window, fake):
+        fake.set_status(1, "running")
+        until(loop, lambda: row_text(window, 1, Column.STATUS) == "Running")
+        fake.set_status(1, "errored")
+        until(loop, lambda: row_text(window, 1, Column.STATUS) == "Errored")
+        # the person hears about it (a desktop notification where there is a tray)
+        assert window.notifications and window.notifications[-1][0] == "ComfyUI Self-Starting (#1) errored"
+
+
+def _focus_table(loop, window: MainWindow) -> None:
+    window.activateWindow()
+    window.table.setFocus()
+    until(loop, lambda: window.table.hasFocus(), what="the table to have focus")
+
+
+def test_space_disables_three_selected_rows_at_once(loop, qtbot, tmp_path):
+    with swarm_window(loop, qtbot, tmp_path) as (window, fake):
+        window.select_backends([0, 1, 2])
+        assert window.act_toggle.text() == "Disable"
+        _focus_table(loop, window)
+        qtbot.keyClick(window.table, Qt.Key.Key_Space)
+        until(loop, lambda: [row_text(window, i, Column.STATUS) for i in (0, 1, 2)] == ["Disabled"] * 3)
+        assert [fake.backends[i]["enabled"] for i in (0, 1, 2)] == [False, False, False]
+        assert fake.backends[3]["enabled"] is False and fake.backends[4]["enabled"] is True  # untouched rows
+        # the same rows again: now the action enables them
+        until(loop, lambda: window.act_toggle.text() == "Enable" and window.act_toggle.isEnabled())
+        qtbot.keyClick(window.table, Qt.Key.Key_Space)
+        until(loop, lambda: [fake.backends[i]["enabled"] for i in (0, 1, 2)] == [True] * 3)
+        until(loop, lambda: [row_text(window, i, Column.STATUS) for i in (0, 1, 2)] == ["Waiting"] * 3)
+
+
+def test_clicking_the_enabled_box_toggles_that_backend(loop, qtbot, tmp_path):
+    with swarm_window(loop, qtbot, tmp_path) as (window, fake):
+        model = window.backends_model
+        idx = model.index(model.row_of(3), Column.ENABLED)
+        model.setData(idx, Qt.CheckState.Checked.value, Qt.ItemDataRole.CheckStateRole)
+        until(loop, lambda: fake.backends[3]["enabled"] is True)
+        until(loop, lambda: row_text(window, 3, Column.STATUS) == "Waiting")
+
+
+def test_rows_in_flight_are_busy_until_the_answer(loop, qtbot, tmp_path):
+    with swarm_window(loop, qtbot, tmp_path) as (window, fake):
+        fake.latency = 0.6
+        window.select_backends([4])
+        window.act_restart.trigger()
+        until(loop, lambda: window.backends_model.is_busy(4), timeout=2)
+        # a second click on a busy row does nothing: its actions are disabled
+        assert not window.act_restart.isEnabled() and not window.act_delete.isEnabled()
+        until(loop, lambda: not window.backends_model.is_busy(4), timeout=10)
+        assert window.act_restart.isEnabled()
+
+
+def test_delete_asks_naming_the_backends_then_deletes(loop, qtbot, tmp_path):
+    with swarm_window(loop, qtbot, tmp_path) as (window, fake):
+        from tests.gui.window_helpers import answer_box
+
+        window.select_backends([2, 3])
+        _focus_table(loop, window)
+        qtbot.keyClick(window.table, Qt.Key.Key_Delete)
+        text = answer_box(loop, window, "confirm_delete", "Cancel")
+        assert "Remote box (#2)" in text and "Spare (#3)" in text
+        settle_rows = window.backends_model.rowCount()
+        assert settle_rows == 6 and 2 in fake.backends
+        window.act_delete.trigger()
+        answer_box(loop, window, "confirm_delete", "Delete")
+        until(loop, lambda: window.backends_model.rowCount() == 4)
+        assert sorted(fake.backends) == [0, 1, 4, 5]
+        assert table_column(window, Column.TITLE) == ["Big GPU", "ComfyUI Self-Starting", "Idle one", "Second"]
+
+
+def test_restart_and_restart_all(loop, qtbot, tmp_path):
+    with swarm_window(loop, qtbot, tmp_path) as (window, fake):
+        window.select_backends([0])
+        qtbot.keyClick(window.table, Qt.Key.Key_R, Qt.KeyboardModifier.ControlModifier)
+        until(loop, lambda: row_text(window, 0, Column.STATUS) == "Waiting")
+        assert fake.backends[5]["status"] == "running"
+        until(loop, lambda: "Restarted 1 backend." in window.statusBar().currentMessage())
+        window.act_restart_all.trigger()
+        until(loop, lambda: row_text(window, 5, Column.STATUS) == "Waiting")
+        assert row_text(window, 2, Column.STATUS) == "Waiting"  # errored ones restart too
+        assert row_text(window, 4, Column.STATUS) == "Idle"  # idle ones are not restarted
+
+
+def test_free_vram_and_ram(loop, qtbot, tmp_path):
+    with swarm_window(loop, qtbot, tmp_path) as (window, fake):
+        window.select_backends([0])
+        window.act_free.trigger()
+        until(loop, lambda: "Freed GPU memory on 1 backend." in window.statusBar().currentMessage())
+        assert fake.calls["freebackendmemory"] == 1
+        # nothing selected: every backend (the server counts the 2 running ones)
+        window.table.clearSelection()
+        window.act_free_ram.trigger()
+        until(loop, lambda: "Freed GPU and system memory on 2 backends." in window.statusBar().currentMessage())
+        # nothing running: the person is told, not left guessing
+        window.select_backends([3])
+        window.act_free.trigger()
+        until(loop, lambda: "Nothing to free" in window.message_bar.text())
+
+
+def test_refusal_shows_the_servers_words_and_can_be_dismissed(loop, qtbot, tmp_path):
+    with swarm_window(loop, qtbot, tmp_path) as (window, fake):
+        fake.locked = True
+        window.select_backends([4])
+        window.act_toggle.trigger()
+        until(loop, lambda: window.message_bar.text() != "")
+        assert window.message_bar.text() == "Could not disable “Idle one” (#4): Settings are locked."
+        assert row_text(window, 4, Column.STATUS) == "Idle"
+        window.message_bar.dismiss_button.click()
+        assert window.message_bar.text() == "" and not window.message_bar.isVisible()
+
+
+def test_f5_refreshes_at_once(loop, qtbot, tmp_path):
+    with swarm_window(loop, qtbot, tmp_path) as (window, fake):
+        window.poller.interval = 60.0  # only F5 can bring the change now
+        fake.calls.clear()
+        until(loop, lambda: window.poller.next_poll_at is not None)
+        fake.set_status(5, "errored")
+        qtbot.keyClick(window.table, Qt.Key.Key_F5)
+        until(loop, lambda: row_text(window, 5, Column.STATUS) == "Errored", timeout=5)
+
+
+def test_filter_box_and_sorting_by_header(loop, qtbot, tmp_path):
+    with swarm_window(loop, qtbot, tmp_path) as (window, fake):
+        qtbot.keyClicks(window.filter_edit, "err")
+        assert table_column(window, Column.TITLE) == ["Remote box"]
+        window.filter_edit.clear()
+        qtbot.keyClicks(window.filter_edit, "self-start")
+        assert table_column(window, Column.ID) == ["0", "1"]
+        window.filter_edit.clear()
+        window.table.sortByColumn(Column.STATUS, Qt.SortOrder.AscendingOrder)
+        assert table_column(window, Column.STATUS) == ["Errored", "Loading", "Running", "Running", "Idle", "Disabled"]
+        window.table.sortByColumn(Column.TITLE, Qt.SortOrder.DescendingOrder)
+        assert table_column(window, Column.TITLE)[0] == "Spare"
