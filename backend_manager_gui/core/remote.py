@@ -17,6 +17,7 @@ import ssl
 import time
 from dataclasses import dataclass
 from typing import Any, Mapping
+from urllib.parse import unquote
 
 import httpx
 
@@ -56,6 +57,19 @@ def normalize_base_url(base_url: str) -> str:
     return url.rstrip("/")
 
 
+def _split_credentials(url: str) -> tuple[str, tuple[str, str] | None]:
+    """``http://user:pass@host`` -> (``http://host``, (user, pass)): the URL is shown and logged (httpx itself
+    logs every request's URL at INFO), so the credentials travel as basic auth instead of inside it."""
+    scheme, sep, rest = url.partition("://")
+    authority, slash, path = rest.partition("/")
+    credentials = None
+    if "@" in authority:
+        userinfo, authority = authority.rsplit("@", 1)
+        user, _colon, password = userinfo.partition(":")
+        credentials = (unquote(user), unquote(password))
+    return f"{scheme}{sep}{authority}{slash}{path}", credentials
+
+
 class _SessionExpired(Exception):
     """Internal: the server answered 401 invalid_session_id for the session we sent."""
 
@@ -64,7 +78,8 @@ class RemoteService:
     """A SwarmUI server's backends, through its backend API."""
 
     def __init__(self, base_url: str, *, token: str | None = None, timeout: float = 10.0) -> None:
-        self._base = normalize_base_url(base_url)
+        # shown, logged and requested without credentials; a user:password@ part travels as basic auth
+        self._base, self._credentials = _split_credentials(normalize_base_url(base_url))
         self._token = token or None
         self._timeout = timeout
         self._client: httpx.AsyncClient | None = None
@@ -232,6 +247,7 @@ class RemoteService:
                 timeout=httpx.Timeout(self._timeout),
                 verify=self._ssl_context(),
                 cookies=cookies,
+                auth=httpx.BasicAuth(*self._credentials) if self._credentials else None,
                 follow_redirects=False,
             )
         return self._client
@@ -260,8 +276,13 @@ class RemoteService:
             log.log(level, "POST %s/API/%s -> %s in %.0f ms", self._base, route, outcome, (time.monotonic() - started) * 1000)
 
         try:
+            payload = json.dumps(body, allow_nan=False).encode("utf-8")
+        except (TypeError, ValueError):
+            # name no value: it may be a secret
+            raise BackendApiError(f"The request to {route} holds a value that cannot be sent as JSON.") from None
+        try:
             client = self._client_for_use()
-            response = await client.post(url, json=body)
+            response = await client.post(url, content=payload, headers={"Content-Type": "application/json"})
             content = response.content
         except ServiceUnavailable:
             done("closed", logging.INFO)
@@ -279,6 +300,9 @@ class RemoteService:
             raise ServiceUnavailable(
                 f"Cannot reach {self._base}: the connection was dropped before the reply was complete."
             ) from None
+        except (httpx.InvalidURL, httpx.UnsupportedProtocol):
+            done("invalid URL", logging.INFO)
+            raise ServiceUnavailable(f"Cannot reach {self._base}: that is not a valid http:// or https:// address.") from None
         except httpx.HTTPError as err:
             done(type(err).__name__, logging.INFO)
             raise ServiceUnavailable(f"Cannot reach {self._base}: {type(err).__name__}.") from None

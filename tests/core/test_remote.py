@@ -450,3 +450,10 @@ async def test_broken_ssl_cert_file_does_not_break_plain_http(fake: FakeSwarm, m
     fake.add("comfyui_api")
     async with RemoteService(fake.url) as service:
         assert list(await service.list_backends()) == [0]
+
+
+@pytest.mark.parametrize("url", ["ftp://127.0.0.1:7801", "http://127.0.0.1:notaport"])
+async def test_an_address_that_is_not_http_is_unavailable_with_a_reason(url: str) -> None:
+    async with RemoteService(url) as service:
+        with pytest.raises(ServiceUnavailable, match="not a valid http:// or https:// address"):
+            await service.list_backends()

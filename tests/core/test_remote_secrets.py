@@ -57,3 +57,29 @@ async def test_secrets_and_token_never_logged_or_in_errors(caplog: pytest.LogCap
         assert secret not in logged
         for err in errors:
             assert secret not in str(err) and secret not in repr(err)
+
+
+async def test_password_in_the_url_is_never_shown_or_logged(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    async with FakeSwarm() as fake:
+        fake.add("comfyui_api")
+        url = f"http://admin:pw-Sup3rSecret@127.0.0.1:{fake.port}/"
+        async with RemoteService(url) as service:
+            assert list(await service.list_backends()) == [0]  # the credentials still travel (basic auth)
+            assert service.location == fake.url
+            fake.fault = "http500"
+            with pytest.raises(ServiceUnavailable) as err:
+                await service.list_backends()
+    assert str(err.value).startswith(f"{fake.url} is not working right now")
+    assert "pw-Sup3rSecret" not in _all_log_text(caplog) and "pw-Sup3rSecret" not in repr(service)
+
+
+async def test_a_value_that_cannot_be_sent_is_refused_without_naming_it() -> None:
+    async with FakeSwarm() as fake:
+        bid = fake.add("comfyui_api")
+        async with RemoteService(fake.url) as service:
+            await service.list_backends()
+            with pytest.raises(BackendApiError) as err:
+                await service.edit_backend(bid, "t", {"Address": float("nan"), "Key": object()})
+            assert "cannot be sent" in str(err.value) and "nan" not in str(err.value).lower()
+            assert fake.calls["editbackend"] == 0  # nothing half-sent
