@@ -860,14 +860,14 @@ class MainWindow(QMainWindow):
         async def one(source: Backend) -> Backend:
             settings = _copyable_settings(source.settings)
             gpu_note = ""
-            if "GPU_ID" in source.settings:
+            if "GPU_ID" in source.settings and gpus != []:  # [] = no GPU detected: nothing to offer
                 free = _next_free_gpu(used, gpus)
                 if free is not None:
                     settings["GPU_ID"] = free
                     used.add(free)
                     gpu_note = f" on GPU {free}"
                 else:
-                    gpu_note = " on the same GPU (no free GPU left)"
+                    gpu_note = " on the same GPU (every GPU already has a backend)"
             new = await self.service.add_backend(source.type)
             title = f"{source.title} (copy)" if source.title else ""
             merged = {**new.settings, **settings}

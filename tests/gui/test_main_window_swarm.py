@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -190,3 +191,133 @@ def test_filter_box_and_sorting_by_header(loop, qtbot, tmp_path):
         assert table_column(window, Column.STATUS) == ["Errored", "Loading", "Running", "Running", "Idle", "Disabled"]
         window.table.sortByColumn(Column.TITLE, Qt.SortOrder.DescendingOrder)
         assert table_column(window, Column.TITLE)[0] == "Spare"
+
+
+def _edit_dialog(window: MainWindow):
+    from backend_manager_gui.gui.dialogs import EditBackendDialog
+
+    found = [d for d in window.findChildren(EditBackendDialog) if d.isVisible()]
+    return found[0] if found else None
+
+
+def test_edit_opens_on_enter_f2_and_double_click_and_saves(loop, qtbot, tmp_path):
+    with swarm_window(loop, qtbot, tmp_path) as (window, fake):
+        window.select_backends([4])
+        _focus_table(loop, window)
+        for open_it in (
+            lambda: qtbot.keyClick(window.table, Qt.Key.Key_Return),
+            lambda: qtbot.keyClick(window.table, Qt.Key.Key_F2),
+            lambda: window.table.doubleClicked.emit(window.proxy.index(4, Column.TITLE)),
+        ):
+            _focus_table(loop, window)
+            open_it()
+            until(loop, lambda: _edit_dialog(window) is not None, what="the edit dialog")
+            dialog = _edit_dialog(window)
+            assert dialog.title_edit.text() == "Idle one"
+            assert not window.act_edit.isEnabled()  # one dialog per backend
+            dialog.cancel_button.click()
+            until(loop, lambda: _edit_dialog(window) is None and window.act_edit.isEnabled())
+        window.act_edit.trigger()
+        until(loop, lambda: _edit_dialog(window) is not None)
+        dialog = _edit_dialog(window)
+        dialog.title_edit.setText("Renamed")
+        dialog.save_button.click()
+        until(loop, lambda: row_text(window, 4, Column.TITLE) == "Renamed")
+        assert fake.backends[4]["title"] == "Renamed"
+
+
+def test_add_menu_lists_standard_types_first_and_opens_the_new_backend(loop, qtbot, tmp_path):
+    with swarm_window(loop, qtbot, tmp_path) as (window, fake):
+        menu = window.add_menu
+        top = [a.text() for a in menu.actions() if not a.isSeparator() and a.menu() is None]
+        standard = [t["name"] for t in fake._list_backend_types(None, {})["list"] if t["is_standard"]]
+        assert top == standard and "ComfyUI Self-Starting" in top
+        advanced_menu = next(a.menu() for a in menu.actions() if a.menu() is not None)
+        assert advanced_menu.title() == "Advanced" and advanced_menu.actions()
+        act = next(a for a in menu.actions() if a.text() == "ComfyUI Self-Starting")
+        act.trigger()
+        until(loop, lambda: _edit_dialog(window) is not None, what="the new backend's edit dialog")
+        assert len(fake.backends) == 7 and window.backends_model.rowCount() == 7
+        dialog = _edit_dialog(window)
+        assert dialog.backend.id == 6
+        dialog.title_edit.setText("Fresh")
+        dialog.save_button.click()
+        until(loop, lambda: row_text(window, 6, Column.TITLE) == "Fresh")
+        assert [b.id for b in window.selected_backends()] == [6]
+
+
+def test_advanced_type_warns_before_adding(loop, tmp_path, qtbot):
+    from tests.gui.window_helpers import answer_box
+
+    with swarm_window(loop, qtbot, tmp_path) as (window, fake):
+        advanced_menu = next(a.menu() for a in window.add_menu.actions() if a.menu() is not None)
+        act = advanced_menu.actions()[0]
+        act.trigger()
+        text = answer_box(loop, window, "confirm_advanced", "Cancel")
+        assert "advanced users" in text and act.text() in text
+        assert len(fake.backends) == 6
+        act.trigger()
+        answer_box(loop, window, "confirm_advanced", "Add anyway")
+        until(loop, lambda: _edit_dialog(window) is not None)
+        assert len(fake.backends) == 7
+        _edit_dialog(window).cancel_button.click()
+        until(loop, lambda: window.backends_model.rowCount() == 7)
+
+
+def test_duplicate_copies_settings_onto_the_next_gpu(loop, qtbot, tmp_path):
+    with swarm_window(loop, qtbot, tmp_path) as (window, fake):
+        fake.backends[0]["settings"]["ExtraArgs"] = "--lowvram"
+        run(loop, window.poller.refresh())
+        window.select_backends([0])
+        qtbot.keyClick(window.table, Qt.Key.Key_D, Qt.KeyboardModifier.ControlModifier)
+        until(loop, lambda: window.backends_model.rowCount() == 7)
+        copy = fake.backends[6]
+        assert copy["type"] == "comfyui_selfstart" and copy["title"] == "Big GPU (copy)"
+        assert copy["settings"]["ExtraArgs"] == "--lowvram"
+        assert copy["settings"]["GPU_ID"] == "2"  # GPUs 0 and 1 are taken
+        until(loop, lambda: row_text(window, 6, Column.TITLE) == "Big GPU (copy)")
+        assert "on GPU 2" in window.statusBar().currentMessage()
+        assert [b.id for b in window.selected_backends()] == [6]
+
+
+def test_server_going_away_and_coming_back(loop, qtbot, tmp_path):
+    with swarm_window(loop, qtbot, tmp_path) as (window, fake):
+        run(loop, fake.stop())
+        until(loop, lambda: status_text(window).startswith(f"Cannot reach {fake.url} — retrying"), what="the unreachable text")
+        # the table keeps the last known rows while the server is away
+        assert window.backends_model.rowCount() == 6
+        until(loop, lambda: window.poller.failures >= 2)
+        assert "retrying in" in status_text(window) or "retrying now" in status_text(window)
+        fake.set_status(2, "running")
+        run(loop, fake.start())  # same port, same backends
+        until(loop, lambda: status_text(window).startswith(f"Connected to {fake.url}"), what="automatic recovery")
+        until(loop, lambda: row_text(window, 2, Column.STATUS) == "Running")
+        assert window.message_bar.text() == ""  # being away is said in the status bar, not as an error
+
+
+def test_poller_backs_off_while_unreachable(loop, qtbot, tmp_path):
+    with swarm_window(loop, qtbot, tmp_path) as (window, fake):
+        window.poller.interval, window.poller.max_interval = 2.0, 10.0
+        run(loop, fake.stop())
+        until(loop, lambda: window.poller.failures >= 1)
+        delays = []
+        for failures in range(1, 6):
+            window.poller.failures = failures
+            delays.append(window.poller.current_delay())
+        assert delays == [2.0, 4.0, 8.0, 10.0, 10.0]
+        window.poller.failures = 3
+        run(loop, fake.start())
+        run(loop, window.poller.refresh())
+        assert window.poller.failures == 0 and window.poller.current_delay() == 2.0
+
+
+def test_minimized_window_stops_polling(loop, qtbot, tmp_path):
+    with swarm_window(loop, qtbot, tmp_path) as (window, fake):
+        window.showMinimized()
+        until(loop, lambda: window.poller.paused)
+        settle = fake.calls["listbackends"]
+        run(loop, asyncio.sleep(1.0))  # three poll intervals
+        assert fake.calls["listbackends"] <= settle + 1  # at most the one already in flight
+        window.showNormal()
+        until(loop, lambda: not window.poller.paused)
+        until(loop, lambda: fake.calls["listbackends"] > settle + 1)
