@@ -294,15 +294,27 @@ class _Api:
         if path.startswith("/api/"):
             if request.method != "POST":
                 # SwarmUI answers any non-POST API request with a redirect to its "Cannot GET the API" page
-                raise web.HTTPFound("/Error/NoGetAPI")
+                return _redirect("/Error/NoGetAPI")
             return await self._api(request, path[len("/api/"):])
         if request.method in ("GET", "HEAD") and path.startswith("/error/"):
             page = _ERROR_PAGES.get(path[len("/error/"):])
             if page is not None:
                 return _html_page(*page, status=404 if path == "/error/404" else 200)
-        raise web.HTTPFound("/Error/404")
+        return _redirect("/Error/404")
 
-    async def _api(self, request: web.Request, route: str) -> web.Response:
+    async def expect(self, request: web.Request) -> web.StreamResponse | None:
+        """``Expect: 100-continue``: refuse a body that would be refused anyway before the client sends it."""
+        if request.method == "POST" and request.path.lower().startswith("/api/"):
+            refusal = self._precheck(request)
+            if refusal is not None:
+                refusal.force_close()  # the body it announced will not be read: this connection is done
+                return refusal
+        if request.headers.get("Expect", "").lower() == "100-continue" and request.version >= (1, 1):
+            await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        return None
+
+    def _precheck(self, request: web.Request) -> web.Response | None:
+        """SwarmUI's checks before the body is read: content type, then a sane Content-Length."""
         if not _has_json_content_type(request.headers.get("Content-Type", "")):
             log.info("API request to %s refused: wrong content type", request.path)
             return _error(400, "basic_api", "Wrong content type")
@@ -310,6 +322,12 @@ class _Api:
         if length is None or length <= 0 or length >= self._max_body:
             log.info("API request to %s refused: bad content length %s", request.path, length)
             return _error(400, "basic_api", "bad content length")
+        return None
+
+    async def _api(self, request: web.Request, route: str) -> web.Response:
+        refusal = self._precheck(request)
+        if refusal is not None:
+            return refusal
         try:
             async with asyncio.timeout(self._read_timeout):
                 raw = await request.read()
@@ -421,15 +439,22 @@ class _Api:
         return {"result": "Success." if changed else "No change."}
 
     async def _restart_backends(self, body: dict[str, Any]) -> dict[str, Any]:
-        which = _selector(_param(body, "backend", "String", "all"))
+        which = await self._existing(_param(body, "backend", "String", "all"))
         count = 0 if which is None else await self._service.restart_backends(which)
         return {"result": "Success.", "count": count}
 
     async def _free_backend_memory(self, body: dict[str, Any]) -> dict[str, Any]:
         system_ram = _param(body, "system_ram", "Boolean", False)
-        which = _selector(_param(body, "backend", "String", "all"))
+        which = await self._existing(_param(body, "backend", "String", "all"))
         count = 0 if which is None else await self._service.free_memory(system_ram=system_ram, backend=which)
         return {"result": count > 0, "count": count}
+
+    async def _existing(self, text: str) -> BackendSelector | None:
+        """The selector for ``backend``, or None when it names no backend: SwarmUI then counts 0 (no refusal)."""
+        which = _selector(text)
+        if isinstance(which, int) and which not in await self._service.list_backends(nonreal=True):
+            return None
+        return which
 
     # -- secrets never leave -----------------------------------------------------------------------------------
 
@@ -493,6 +518,10 @@ def _error(status: int, error_id: str, message: str) -> web.Response:
     return _json(status, {"error_id": error_id, "error": message})
 
 
+def _redirect(location: str) -> web.Response:
+    return web.Response(status=302, headers={"Location": location})
+
+
 def _html_page(title: str, body: str, *, status: int) -> web.Response:
     html = f"<!DOCTYPE html>\n<html><head><title>{title}</title></head><body>\n{body}\n</body></html>\n"
     return web.Response(status=status, text=html, content_type="text/html", charset="utf-8")
@@ -524,7 +553,7 @@ def create_app(
     )
     # bodies over max_body are refused from their Content-Length before reading, with SwarmUI's JSON error
     app = web.Application(client_max_size=max_body)
-    app.router.add_route("*", "/{tail:.*}", api.dispatch)
+    app.router.add_route("*", "/{tail:.*}", api.dispatch, expect_handler=api.expect)
     return app
 
 

@@ -119,6 +119,10 @@ async def test_a_remote_client_runs_the_boxs_real_workers(
     with pytest.raises(BackendApiError, match="Unknown backend type"):
         await client.add_backend("no_such_type")
 
+    # an id that names no backend is counted as 0, as SwarmUI does, not refused
+    assert await client.restart_backends(42) == 0
+    assert await client.free_memory(backend=42) == 0
+
     pid5 = local.details(5).pid
     assert await client.delete_backend(5) is True
     assert await client.delete_backend(5) is False

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -289,7 +290,7 @@ async def test_get_on_the_api_redirects_to_swarmuis_no_get_page(served: ServeRun
         assert r.status == 200 and r.content_type == "text/html"
         assert "Cannot 'GET' the API" in page and "You must use 'POST' requests" in page
     async with http.get(f"{served.url}/Text2Image", allow_redirects=False) as r:
-        assert (r.status, r.headers["Location"]) == (302, "/Error/404")
+        assert (r.status, r.headers["Location"], await r.read()) == (302, "/Error/404", b"")
 
 
 async def test_the_error_shapes_match_the_fake_swarmui_server(
@@ -429,6 +430,37 @@ async def test_oversized_bodies_get_a_json_error_not_an_html_413(served: ServeRu
     # the server is fine afterwards
     status, reply, _ = await raw_post(http, served.url, "ListBackends", {"session_id": sid})
     assert status == 200 and list(reply) == ["0", "1"]
+
+
+async def test_expect_100_continue_is_refused_before_an_oversized_body_is_sent(
+    served: ServeRunner, http: aiohttp.ClientSession
+) -> None:
+    sid = await new_session(http, served.url)
+
+    async def exchange(length: int, body: bytes | None) -> bytes:
+        reader, writer = await asyncio.open_connection("127.0.0.1", served.port)
+        try:
+            writer.write(
+                b"POST /API/ListBackends HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                b"Expect: 100-continue\r\nConnection: close\r\nContent-Length: %d\r\n\r\n" % length
+            )
+            await writer.drain()
+            first = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5.0)
+            if body is not None and first.startswith(b"HTTP/1.1 100"):
+                writer.write(body)
+                await writer.drain()
+                first += await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5.0)
+            length = int(re.search(rb"Content-Length: (\d+)", first).group(1))  # type: ignore[union-attr]
+            return first + await asyncio.wait_for(reader.readexactly(length), 5.0)
+        finally:
+            writer.close()
+
+    refused = await exchange(2 * 1024 * 1024, None)  # the client never has to send the 2 MiB
+    assert refused.startswith(b"HTTP/1.1 400") and b"100 Continue" not in refused
+    assert b'{"error_id":"basic_api","error":"bad content length"}' in refused
+    body = json.dumps({"session_id": sid}).encode()
+    accepted = await exchange(len(body), body)
+    assert accepted.startswith(b"HTTP/1.1 100 Continue") and b"HTTP/1.1 200 OK" in accepted
 
 
 async def test_a_slow_drip_client_does_not_block_others_and_is_cut_off(upstream: FakeSwarm) -> None:
