@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import logging.handlers
 import sys
@@ -17,7 +18,7 @@ from types import TracebackType
 from typing import Any
 
 import qasync
-from PySide6.QtCore import QSettings
+from PySide6.QtCore import QObject, QSettings, QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from .. import __version__
@@ -77,6 +78,32 @@ def _loop_exception_handler(loop: asyncio.AbstractEventLoop, context: dict[str, 
         show_unexpected_error(f"{message}: {type(exc).__name__}: {exc}", "".join(traceback.format_exception(exc)))
     else:
         show_unexpected_error(str(message))
+
+
+class MainThreadGarbageCollector(QObject):
+    """Runs Python's cyclic garbage collection on the GUI thread only.
+
+    Left automatic, a collection may start in a worker thread (the GPU query runs in one) and destroy Qt
+    objects there ("Timers cannot be stopped from another thread", or a crash). Anki does the same.
+    """
+
+    def __init__(self, parent: QObject | None = None, interval_ms: int = 1000) -> None:
+        super().__init__(parent)
+        self._thresholds = gc.get_threshold()
+        gc.disable()
+        self._timer = QTimer(self)
+        self._timer.timeout.connect(self._on_timeout)
+        self._timer.start(interval_ms)
+
+    def _on_timeout(self) -> None:
+        counts = gc.get_count()
+        if counts[0] > self._thresholds[0]:
+            generation = 2 if counts[2] > self._thresholds[2] else 1 if counts[1] > self._thresholds[1] else 0
+            gc.collect(generation)
+
+    def stop(self) -> None:
+        self._timer.stop()
+        gc.enable()
 
 
 def initial_profile(args: argparse.Namespace, settings: QSettings) -> ConnectionProfile:
@@ -139,6 +166,7 @@ def run_app(args: argparse.Namespace, token: str | None = None) -> int:
     # closing the window ends main(), which shuts down in order and only then stops the loop (STYLE.md pitfall 5)
     app.setQuitOnLastWindowClosed(False)
     sys.excepthook = _excepthook
+    collector = MainThreadGarbageCollector(app)
     try:
         if sys.version_info >= (3, 12):
             return asyncio.run(main(args, token), loop_factory=lambda: qasync.QEventLoop(app))
@@ -146,6 +174,7 @@ def run_app(args: argparse.Namespace, token: str | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     finally:
+        collector.stop()
         sys.excepthook = sys.__excepthook__
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,6 +32,7 @@ def six_backends() -> FakeSwarm:
 def swarm_window(loop, qtbot, tmp_path, fake: FakeSwarm | None = None) -> Iterator[tuple[MainWindow, FakeSwarm]]:
     """A window on a fake server with six backends. Both are shut down inside the test: pytest-qt processes
     Qt events after the test body, when the qasync loop is not running, so nothing may be left pending."""
+    gc.collect()  # earlier tests' Qt objects die here, on the GUI thread, not in a worker thread mid-test
     fake = fake or six_backends()
     run(loop, fake.start())
     service = RemoteService(fake.url, timeout=2.0)

@@ -1,0 +1,144 @@
+"""The main window on the embedded manager with real fake-ComfyUI worker processes."""
+
+from __future__ import annotations
+
+import gc
+import shutil
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import psutil
+import pytest
+from PySide6.QtCore import Qt
+
+from backend_manager_gui.core.local import LocalService
+from backend_manager_gui.gui.backends_model import Column
+from backend_manager_gui.gui.main_window import MainWindow
+from tests.gui.conftest import run
+from tests.gui.window_helpers import answer_box, row_text, status_text, temp_settings, until
+
+FAKE_COMFY = Path(__file__).resolve().parents[1] / "support" / "fake_comfy.py"
+FAST = dict(stop_grace=2.0, backoff_base=0.1, probe_interval=0.1, probe_timeout=1.0, queue_interval=0.2,
+            api_probe_interval=0.2, alive_ready_s=0.5)
+
+
+def worker_settings(main: Path, gpu: str) -> dict[str, object]:
+    return {"StartScript": str(main), "Python": sys.executable, "ExtraArgs": "", "GPU_ID": gpu, "Port": 0,
+            "AutoRestart": True, "StartTimeout": 30}
+
+
+@contextmanager
+def local_window(loop, qtbot, tmp_path: Path, workers: int = 2) -> Iterator[tuple[MainWindow, LocalService]]:
+    """A window on a LocalService running ``workers`` fake ComfyUI workers; all stopped inside the test."""
+    gc.collect()  # earlier tests' Qt objects die here, on the GUI thread, not in a worker thread mid-test
+    folder = tmp_path / "ComfyUI"
+    folder.mkdir()
+    main = folder / "main.py"
+    shutil.copy(FAKE_COMFY, main)
+    service = LocalService(tmp_path / "data", **FAST)
+    run(loop, service.start())
+    win: MainWindow | None = None
+    try:
+        for i in range(workers):
+            b = run(loop, service.add_backend("comfyui_selfstart"))
+            run(loop, service.edit_backend(b.id, f"Worker {i}", worker_settings(main, str(i))))
+        win = MainWindow(service, settings=temp_settings(tmp_path), poll_interval=0.3, max_poll_interval=1.0)
+        qtbot.addWidget(win)
+        win.show()
+        until(loop, lambda: [row_text(win, i, Column.STATUS) for i in range(workers)] == ["Running"] * workers
+              if win.backends_model.rowCount() == workers else False, timeout=30, what="workers running")
+        yield win, service
+    finally:
+        if win is not None:
+            run(loop, win.shutdown())
+        else:
+            run(loop, service.aclose())
+
+
+def test_embedded_manager_shows_gpu_and_port_of_each_worker(loop, qtbot, tmp_path):
+    with local_window(loop, qtbot, tmp_path) as (window, service):
+        assert not window.table.isColumnHidden(Column.PORT) and not window.table.isColumnHidden(Column.GPU)
+        until(loop, lambda: row_text(window, 0, Column.PORT) != "")
+        for i in (0, 1):
+            details = service.details(i)
+            assert row_text(window, i, Column.PORT) == str(details.port)
+            assert row_text(window, i, Column.GPU) == str(i)
+            assert row_text(window, i, Column.TITLE) == f"Worker {i}"
+        assert status_text(window) == "Connected to this computer — 2 running"
+        assert window.act_per_gpu.isVisible()
+
+
+@pytest.fixture
+def app_keeps_running(qapp) -> Iterator[None]:
+    """As in the app: closing the window ends main(), which shuts down before the loop stops."""
+    qapp.setQuitOnLastWindowClosed(False)
+    yield
+    qapp.setQuitOnLastWindowClosed(True)
+
+
+def test_quit_asks_before_stopping_running_workers(loop, qtbot, app_keeps_running, tmp_path):
+    with local_window(loop, qtbot, tmp_path) as (window, service):
+        pids = [service.details(i).pid for i in (0, 1)]
+        closed: list[bool] = []
+        window.closed.connect(lambda: closed.append(True))
+        window.close()
+        text = answer_box(loop, window, "confirm_quit", "Cancel")
+        assert text == "Stop 2 running backends and quit?"
+        assert window.isVisible() and not closed
+        assert all(psutil.pid_exists(p) for p in pids)
+        window.close()
+        answer_box(loop, window, "confirm_quit", "Stop and quit")
+        until(loop, lambda: closed == [True] and not window.isVisible())
+        run(loop, window.shutdown())  # what the app does once the window is closed
+        assert not any(psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE for p in pids)
+
+
+def test_disable_restart_enable_on_real_workers(loop, qtbot, tmp_path):
+    with local_window(loop, qtbot, tmp_path) as (window, service):
+        first_pid = service.details(1).pid
+        window.select_backends([1])
+        window.activateWindow()
+        window.table.setFocus()
+        qtbot.keyClick(window.table, Qt.Key.Key_R, Qt.KeyboardModifier.ControlModifier)
+        until(loop, lambda: service.details(1).pid not in (None, first_pid), timeout=20, what="a new worker process")
+        until(loop, lambda: row_text(window, 1, Column.STATUS) == "Running", timeout=20)
+        qtbot.keyClick(window.table, Qt.Key.Key_Space)
+        until(loop, lambda: row_text(window, 1, Column.STATUS) == "Disabled", timeout=20)
+        assert service.details(1).pid is None and row_text(window, 1, Column.PORT) == ""
+        assert status_text(window) == "Connected to this computer — 1 running · 1 disabled"
+        until(loop, lambda: window.act_toggle.isEnabled() and window.act_toggle.text() == "Enable")
+        qtbot.keyClick(window.table, Qt.Key.Key_Space)
+        until(loop, lambda: row_text(window, 1, Column.STATUS) == "Running", timeout=20)
+
+
+def test_crashed_worker_shows_errored_with_its_message(loop, qtbot, tmp_path):
+    with local_window(loop, qtbot, tmp_path, workers=1) as (window, service):
+        backend = window.backends_model.backend(0)
+        settings = dict(backend.settings, ExtraArgs="--crash-after 0.3", AutoRestart=False)
+        run(loop, service.edit_backend(0, "Crashy", settings))
+        until(loop, lambda: row_text(window, 0, Column.STATUS) == "Errored", timeout=20)
+        model = window.backends_model
+        tooltip = model.index(0, Column.STATUS).data(Qt.ItemDataRole.ToolTipRole)
+        assert tooltip and tooltip != "The backend failed to start or crashed."  # the manager's own words
+        assert window.notifications and window.notifications[-1][0] == "Crashy (#0) errored"
+
+
+def test_delete_and_one_backend_per_gpu_without_gpus(loop, qtbot, tmp_path):
+    with local_window(loop, qtbot, tmp_path) as (window, service):
+        pid = service.details(0).pid
+        window.select_backends([0])
+        window.act_delete.trigger()
+        assert answer_box(loop, window, "confirm_delete", "Delete") == "Delete “Worker 0” (#0)?"
+        until(loop, lambda: window.backends_model.rowCount() == 1, timeout=20)
+        assert 0 not in run(loop, service.list_backends())
+        until(loop, lambda: not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE)
+        # this machine has no NVIDIA GPU: the action says so instead of doing nothing
+        report = run(loop, service.gpus())
+        window.act_per_gpu.trigger()
+        if report.gpus:
+            until(loop, lambda: window.backends_model.rowCount() == 1 + len([g for g in report.gpus if g.index != 1]))
+        else:
+            until(loop, lambda: window.message_bar.text().startswith("No NVIDIA GPU detected"))
+            assert window.backends_model.rowCount() == 1
