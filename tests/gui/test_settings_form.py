@@ -1,0 +1,250 @@
+"""The settings form built from a type's schema: every type edits and reads back what a person sees."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QGroupBox, QLabel, QLineEdit, QSpinBox, QToolButton
+
+from backend_manager_gui.core.models import SECRET_MARKER, SettingSpec, backend_types_from_wire
+from backend_manager_gui.gui.settings_form import INT32_MAX, INT32_MIN, SettingsForm
+
+TYPES_JSON = Path(__file__).parents[1] / "support" / "swarmui_backend_types.json"
+REAL_TYPES = backend_types_from_wire({"list": json.loads(TYPES_JSON.read_text(encoding="utf-8"))["backend_types"]})
+EXPECTED_WIDGET = {
+    "text": QLineEdit,
+    "integer": QSpinBox,
+    "decimal": QDoubleSpinBox,
+    "boolean": QCheckBox,
+    "dropdown": QComboBox,
+    "list": QLineEdit,
+}
+
+ALL_KINDS = [
+    SettingSpec("Name", "text", placeholder="e.g. main GPU"),
+    SettingSpec("Count", "integer"),
+    SettingSpec("Ratio", "decimal"),
+    SettingSpec("Flag", "boolean"),
+    SettingSpec("OldFlag", "bool"),
+    SettingSpec("Mode", "dropdown", values=("a", "b", "c"), value_names=("Alpha", "Beta", "Gamma")),
+    SettingSpec("Items", "list"),
+    SettingSpec("Key", "text", is_secret=True),
+    SettingSpec("Odd", "colour"),
+]
+
+
+def _form(qtbot, specs, values) -> SettingsForm:
+    form = SettingsForm(specs, values)
+    qtbot.addWidget(form)
+    return form
+
+
+@pytest.mark.parametrize("backend_type", REAL_TYPES, ids=lambda t: t.id)
+def test_every_real_type_builds_with_the_right_editor_and_round_trips_defaults(qtbot, backend_type) -> None:
+    defaults = {s.name: (SECRET_MARKER if s.is_secret else s.default) for s in backend_type.settings}
+    form = _form(qtbot, backend_type.settings, defaults)
+    for spec in backend_type.settings:
+        widget = form.widget_for(spec.name)
+        assert isinstance(widget, QLineEdit if spec.is_secret else EXPECTED_WIDGET[spec.type]), spec.name
+        if spec.is_secret:
+            assert widget.echoMode() == QLineEdit.EchoMode.Password
+            assert widget.text() == "" and widget.placeholderText() == "(unchanged)"
+    assert form.values() == defaults
+    assert form.errors() == {} and form.warnings() == {}
+
+
+def test_dropdown_shows_value_names_and_stores_values(qtbot) -> None:
+    spec = next(t for t in REAL_TYPES if t.id == "comfyui_selfstart").setting("EnablePreviews")
+    assert spec is not None
+    form = _form(qtbot, [spec], {"EnablePreviews": "taesd"})
+    combo = form.widget_for("EnablePreviews")
+    assert combo.currentText() == "Enabled HD (slow TAESD)"
+    assert [combo.itemText(i) for i in range(combo.count())] == list(spec.value_names)
+    combo.setCurrentIndex(0)
+    assert combo.currentText() == "Disabled"
+    assert form.values() == {"EnablePreviews": "false"}
+
+
+def test_every_kind_round_trips_values_set_through_the_widgets(qtbot) -> None:
+    form = _form(qtbot, ALL_KINDS, {"Key": SECRET_MARKER})
+    form.widget_for("Name").setText("main")
+    form.widget_for("Count").setValue(INT32_MAX)
+    form.widget_for("Ratio").setValue(0.125)
+    form.widget_for("Flag").setChecked(True)
+    form.widget_for("OldFlag").setChecked(True)
+    form.widget_for("Mode").setCurrentIndex(1)
+    form.widget_for("Items").setText(" x, y ,, z ")
+    qtbot.keyClicks(form.widget_for("Key"), "hunter2")
+    qtbot.keyClicks(form.widget_for("Odd"), "teal")
+    assert form.values() == {
+        "Name": "main", "Count": INT32_MAX, "Ratio": 0.125, "Flag": True, "OldFlag": True, "Mode": "b",
+        "Items": ["x", "y", "z"], "Key": "hunter2", "Odd": "teal",
+    }
+
+
+def test_set_values_then_values_round_trips_every_kind(qtbot) -> None:
+    form = _form(qtbot, ALL_KINDS, {})
+    wanted = {
+        "Name": "n", "Count": INT32_MIN, "Ratio": -2.5, "Flag": True, "OldFlag": False, "Mode": "c",
+        "Items": ["one", "two"], "Key": SECRET_MARKER, "Odd": "whatever",
+    }
+    form.set_values(wanted)
+    assert form.values() == wanted
+    assert form.widget_for("Mode").currentText() == "Gamma"
+    assert form.widget_for("Items").text() == "one, two"
+    assert form.widget_for("Count").minimum() == INT32_MIN and form.widget_for("Count").maximum() == INT32_MAX
+
+
+def test_untouched_secret_keeps_the_marker_and_never_shows_it(qtbot) -> None:
+    form = _form(qtbot, [SettingSpec("Token", "text", is_secret=True)], {"Token": SECRET_MARKER})
+    edit = form.widget_for("Token")
+    assert edit.text() == "" and "<secret>" not in edit.displayText()
+    reveal = next(b for b in form.findChildren(QToolButton) if b.isCheckable() and b.text() != "Clear")
+    reveal.click()  # show/hide toggles the echo mode of what was typed
+    assert edit.echoMode() == QLineEdit.EchoMode.Normal and edit.text() == ""
+    assert form.values() == {"Token": SECRET_MARKER}
+    qtbot.keyClicks(edit, "s3cret")
+    assert form.values() == {"Token": "s3cret"}
+    edit.clear()
+    assert form.values() == {"Token": SECRET_MARKER}  # emptied again = keep the stored one
+    clear = next(b for b in form.findChildren(QToolButton) if b.text() == "Clear")
+    clear.click()
+    assert form.values() == {"Token": ""} and edit.placeholderText() == "(will be removed)"
+
+
+def test_unknown_type_is_an_editable_text_field_with_a_warning(qtbot) -> None:
+    form = _form(qtbot, [SettingSpec("Shade", "colour")], {"Shade": "#fff"})
+    edit = form.widget_for("Shade")
+    assert isinstance(edit, QLineEdit) and edit.text() == "#fff" and not edit.isReadOnly()
+    assert "Unknown setting type 'colour': edited as text" in edit.toolTip()
+    marks = [lbl for lbl in form.findChildren(QLabel) if lbl.pixmap() is not None and not lbl.pixmap().isNull()]
+    assert len(marks) == 1 and "Unknown setting type" in marks[0].toolTip()
+    edit.setText("#000")
+    qtbot.keyClicks(edit, "0")
+    assert form.values() == {"Shade": "#0000"}
+
+
+def test_values_that_do_not_fit_fall_back_to_the_default_with_a_visible_warning(qtbot) -> None:
+    specs = [
+        SettingSpec("Count", "integer", default=7),
+        SettingSpec("Ratio", "decimal"),
+        SettingSpec("Flag", "boolean", default=True),
+        SettingSpec("Huge", "integer"),
+    ]
+    form = _form(qtbot, specs, {"Count": "abc", "Ratio": "n/a", "Flag": "maybe", "Huge": 2**40})
+    form.show()
+    assert form.values() == {"Count": 7, "Ratio": 0.0, "Flag": True, "Huge": 0}
+    warnings = form.warnings()
+    assert set(warnings) == {"Count", "Ratio", "Flag", "Huge"}
+    assert "'abc' is not a whole number" in warnings["Count"]
+    shown = [lbl.text() for lbl in form.findChildren(QLabel) if lbl.isVisible()]
+    assert any("'abc'" in text for text in shown)
+
+
+def test_dropdown_value_the_server_does_not_offer_is_kept_and_flagged(qtbot) -> None:
+    spec = SettingSpec("Mode", "dropdown", values=("a", "b"), value_names=("Alpha", "Beta"))
+    form = _form(qtbot, [spec], {"Mode": "legacy"})
+    combo = form.widget_for("Mode")
+    assert combo.currentText() == "legacy (not offered by the server)"
+    assert form.values() == {"Mode": "legacy"}  # not lost
+    assert "not one of the choices" in form.errors()["Mode"]
+    combo.setCurrentIndex(0)
+    assert form.values() == {"Mode": "a"} and form.errors() == {}
+
+
+def test_group_is_a_titled_section_holding_the_settings_after_it(qtbot) -> None:
+    specs = [
+        SettingSpec("Top", "text"),
+        SettingSpec("Network", "group", description="How to reach it"),
+        SettingSpec("Host", "text"),
+        SettingSpec("Port", "integer"),
+    ]
+    form = _form(qtbot, specs, {"Host": "h", "Port": 80})
+    boxes = form.findChildren(QGroupBox)
+    assert [b.title() for b in boxes] == ["Network"]
+    assert boxes[0].isAncestorOf(form.widget_for("Host")) and boxes[0].isAncestorOf(form.widget_for("Port"))
+    assert not boxes[0].isAncestorOf(form.widget_for("Top"))
+    assert form.values() == {"Top": "", "Host": "h", "Port": 80}
+
+
+def test_description_is_tooltip_and_help_text_and_names_are_not_markup(qtbot) -> None:
+    spec = SettingSpec("<b>Bold</b>", "text", description="First line.\nSecond <i>line</i>.")
+    form = _form(qtbot, [spec], {})
+    form.show()
+    edit = form.widget_for("<b>Bold</b>")
+    assert "First line.<br>Second &lt;i&gt;line&lt;/i&gt;." in edit.toolTip()
+    texts = {lbl.text(): lbl for lbl in form.findChildren(QLabel) if lbl.isVisible()}
+    assert "First line.\nSecond <i>line</i>." in texts
+    assert texts["<b>Bold</b>"].textFormat() == Qt.TextFormat.PlainText
+
+
+def test_settings_the_schema_does_not_describe_are_passed_through(qtbot) -> None:
+    form = _form(qtbot, [SettingSpec("A", "text")], {"A": "x", "Legacy": {"k": 1}})
+    assert form.values() == {"A": "x", "Legacy": {"k": 1}}
+
+
+def test_untouched_text_keeps_a_non_text_value_exactly(qtbot) -> None:
+    form = _form(qtbot, [SettingSpec("GPU_ID", "text")], {"GPU_ID": 1})
+    assert form.widget_for("GPU_ID").text() == "1"
+    assert form.values() == {"GPU_ID": 1}
+
+
+_names = st.text(min_size=0, max_size=300)
+_types = st.one_of(
+    st.sampled_from(["text", "integer", "decimal", "boolean", "bool", "dropdown", "list", "group"]), st.text(max_size=30)
+)
+_specs = st.builds(
+    SettingSpec,
+    name=_names,
+    type=_types,
+    description=st.text(max_size=3000),
+    placeholder=st.text(max_size=200),
+    is_secret=st.booleans(),
+    default=st.one_of(st.none(), st.integers(), st.floats(allow_nan=True), st.text(max_size=50), st.booleans()),
+    values=st.one_of(st.none(), st.lists(st.text(max_size=40), max_size=8).map(tuple)),
+    value_names=st.one_of(st.none(), st.lists(st.text(max_size=40), max_size=8).map(tuple)),
+)
+_values = st.one_of(
+    st.none(), st.integers(), st.floats(), st.text(max_size=100), st.booleans(), st.lists(st.text(max_size=10)),
+    st.just(SECRET_MARKER),
+)
+
+
+# No shrinking: a Qt form per example makes shrinking take minutes; the failing example is printed as drawn.
+@settings(
+    max_examples=40,
+    deadline=None,
+    phases=[Phase.explicit, Phase.generate],
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(specs=st.lists(_specs, max_size=25), data=st.data())
+def test_hostile_schemas_build_a_form_without_an_exception(qtbot, specs, data) -> None:
+    names = [s.name for s in specs]
+    values = data.draw(st.dictionaries(st.sampled_from(names) if names else st.text(), _values, max_size=10))
+    form = SettingsForm(specs, values)
+    qtbot.addWidget(form)
+    out = form.values()
+    kept = {s.name for s in specs if s.type != "group" or s.is_secret}
+    assert kept <= set(out)
+    assert all(SECRET_MARKER not in form.widget_for(n).text() for n in kept if isinstance(form.widget_for(n), QLineEdit))
+    form.errors()
+    form.deleteLater()
+
+
+def test_thousands_of_settings_with_huge_descriptions_build(qtbot) -> None:
+    # 2,000 keeps the suite quick; tests/bench/bench_settings_form.py times 10,000.
+    kinds = ["text", "integer", "decimal", "boolean", "dropdown", "list", "nonsense"]
+    specs = [
+        SettingSpec(f"S{i}", kinds[i % len(kinds)], description=("long words " * 20_000) if i % 400 == 0 else "",
+                    values=("a", "b"))
+        for i in range(2_000)
+    ]
+    form = _form(qtbot, specs, {"S1": "abc"})
+    out = form.values()
+    assert len(out) == 2_000 and out["S1"] == 0 and out["S4"] == "a"
+    assert "not a whole number" in form.warnings()["S1"]
