@@ -16,12 +16,14 @@ import socket
 import ssl
 import time
 from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
 from typing import Any, Mapping
 from urllib.parse import unquote
 
 import httpx
 
 from .errors import BackendApiError, ServiceUnavailable
+from .list_decoder import BackendListDecoder
 from .models import Backend, BackendType, backend_types_from_wire, backends_from_wire
 from .service import BackendSelector
 
@@ -70,6 +72,17 @@ def _split_credentials(url: str) -> tuple[str, tuple[str, str] | None]:
     return f"{scheme}{sep}{authority}{slash}{path}", credentials
 
 
+#: Turns a reply's bytes into a route's result, or None to leave the reply to the ordinary path.
+_FastDecode = Callable[[bytes], Awaitable[Any]]
+
+
+@dataclass(frozen=True)
+class _Decoded:
+    """A reply already turned into its result by a route's own decoder."""
+
+    value: Any
+
+
 class _SessionExpired(Exception):
     """Internal: the server answered 401 invalid_session_id for the session we sent."""
 
@@ -91,6 +104,8 @@ class RemoteService:
         self._barren_sessions = 0
         self._session_lock = asyncio.Lock()
         self._server_info: ServerInfo | None = None
+        # a big server's list is mostly what it was last poll: unchanged entries are not parsed again
+        self._list_decoder = BackendListDecoder()
 
     def __repr__(self) -> str:  # never the token
         return f"RemoteService({self._base!r}, token={'<set>' if self._token else None})"
@@ -110,7 +125,10 @@ class RemoteService:
         return self._parse("ListBackendTypes", backend_types_from_wire, reply)
 
     async def list_backends(self, *, nonreal: bool = False, full_data: bool = False) -> dict[int, Backend]:
-        reply = await self._call("ListBackends", {"nonreal": bool(nonreal), "full_data": bool(full_data)})
+        reply = await self._call("ListBackends", {"nonreal": bool(nonreal), "full_data": bool(full_data)},
+                                 decode=self._list_decoder.decode)
+        if isinstance(reply, _Decoded):
+            return reply.value
         return self._parse("ListBackends", backends_from_wire, reply)
 
     async def add_backend(self, type_id: str) -> Backend:
@@ -164,12 +182,12 @@ class RemoteService:
         await self.aclose()
 
     # ------------------------------------------------------------------ sessions
-    async def _call(self, route: str, body: dict[str, Any]) -> dict[str, Any]:
+    async def _call(self, route: str, body: dict[str, Any], *, decode: _FastDecode | None = None) -> Any:
         """One API call with a valid session; renews an expired session (shared by concurrent callers)."""
         for _attempt in range(_MAX_ATTEMPTS):
             session_id, generation = await self._ensure_session()
             try:
-                reply = await self._post(route, {**body, "session_id": session_id})
+                reply = await self._post(route, {**body, "session_id": session_id}, decode=decode)
             except _SessionExpired:
                 await self._renew(generation)
                 continue
@@ -266,8 +284,12 @@ class RemoteService:
 
             return ssl.create_default_context(cafile=certifi.where())
 
-    async def _post(self, route: str, body: dict[str, Any]) -> dict[str, Any]:
-        """POST one route; returns the reply object or raises a contract error (or _SessionExpired)."""
+    async def _post(self, route: str, body: dict[str, Any], *, decode: _FastDecode | None = None) -> Any:
+        """POST one route; returns the reply object or raises a contract error (or _SessionExpired).
+
+        With ``decode``, a 200 reply is first offered to it; what it makes of it comes back as ``_Decoded``,
+        and when it declines (None, or an error) the reply takes the ordinary path below.
+        """
         url = f"{self._base}/API/{route}"
         started = time.monotonic()
 
@@ -314,6 +336,14 @@ class RemoteService:
         if status >= 500:
             done(f"HTTP {status}", logging.INFO)
             raise ServiceUnavailable(f"{self._base} is not working right now: it answered HTTP {status} to {route}.")
+        if decode is not None and status == 200:
+            try:
+                fast = await decode(content)
+            except Exception:  # a malformed entry: the ordinary path below says what is wrong
+                fast = None
+            if fast is not None:
+                done(f"HTTP {status}")
+                return _Decoded(fast)
         try:
             reply = json.loads(content)
         except (ValueError, RecursionError):
