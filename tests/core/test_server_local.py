@@ -143,8 +143,14 @@ async def test_a_remote_client_runs_the_boxs_real_workers(
     assert "hunter2" not in caplog.text
 
 
-async def test_a_bad_setting_is_refused_with_the_managers_text(client: RemoteService) -> None:
+async def test_a_bad_setting_is_refused_with_the_managers_text(
+    client: RemoteService, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
     await client.add_backend("command")
+    with pytest.raises(BackendApiError, match="SecretEnvironment line 1 is not KEY=VALUE") as refused:
+        await client.edit_backend(0, "x", {"Command": "worker", "SecretEnvironment": "hunter2-not-a-pair"})
+    assert "hunter2" not in str(refused.value) and "hunter2" not in caplog.text
     with pytest.raises(BackendApiError, match="Unknown setting 'Nope'"):
         await client.edit_backend(0, "x", {"Nope": 1})
     with pytest.raises(BackendApiError, match="Command"):
