@@ -62,7 +62,9 @@ def running_tasks() -> list[asyncio.Task[Any]]:
 
 
 async def cancel_tasks(tasks: Iterable[asyncio.Task[Any]]) -> None:
-    tasks = [t for t in tasks if not t.done()]
+    """Cancel and await ``tasks``, except the one calling (a task cannot wait for itself)."""
+    me = asyncio.current_task()
+    tasks = [t for t in tasks if not t.done() and t is not me]
     for t in tasks:
         t.cancel()
     if tasks:

@@ -1,0 +1,101 @@
+"""File → Connect…: switching between this computer and SwarmUI servers; profiles and tokens kept apart."""
+
+from __future__ import annotations
+
+import gc
+from pathlib import Path
+
+import keyring
+from PySide6.QtCore import QSettings
+
+from backend_manager_gui.core.local import LocalService
+from backend_manager_gui.gui.backends_model import Column
+from backend_manager_gui.gui.connections import ConnectDialog, ConnectionKind, ConnectionProfile, ProfileStore
+from backend_manager_gui.gui.main_window import MainWindow
+from tests.gui.conftest import run
+from tests.gui.window_helpers import status_text, table_column, until
+from tests.support.fake_swarm import FakeSwarm
+
+
+def _dialog(window: MainWindow) -> ConnectDialog | None:
+    found = [d for d in window.findChildren(ConnectDialog) if d.isVisible()]
+    return found[0] if found else None
+
+
+def test_switching_from_this_computer_to_a_server_with_a_token_and_back(loop, qtbot, tmp_path: Path):
+    gc.collect()
+    fake = FakeSwarm(token="s3cret-token")
+    fake.add("comfyui_api", status="running", title="On the server")
+    fake.add("comfyui_api", status="errored", title="Broken there")
+    run(loop, fake.start())
+    settings_file = tmp_path / "settings.ini"
+    settings = QSettings(str(settings_file), QSettings.Format.IniFormat)
+    data_dir = tmp_path / "data"
+    local_profile = ConnectionProfile(ConnectionKind.LOCAL, str(data_dir))
+    service = LocalService(data_dir)
+    run(loop, service.start())
+    window = MainWindow(service, settings=settings, profile=local_profile, poll_interval=0.3, max_poll_interval=1.0)
+    qtbot.addWidget(window)
+    ProfileStore(settings).remember(local_profile)
+    try:
+        window.show()
+        until(loop, lambda: status_text(window) == "Connected to this computer — no backends yet")
+        resets: list[bool] = []
+        window.backends_model.modelReset.connect(lambda: resets.append(True))
+
+        window.act_connect.trigger()
+        until(loop, lambda: _dialog(window) is not None, what="the Connect dialog")
+        dialog = _dialog(window)
+        assert dialog.local_radio.isChecked() and not dialog.url_edit.isEnabled()
+        dialog.server_radio.setChecked(True)
+        dialog.url_edit.setText(fake.url)
+        dialog.token_edit.setText("s3cret-token")
+        dialog.buttons.accepted.emit()
+        until(loop, lambda: window.backends_model.rowCount() == 2, what="the server's backends")
+        assert table_column(window, Column.TITLE) == ["On the server", "Broken there"]
+        until(loop, lambda: status_text(window).startswith(f"Connected to {fake.url}"))
+        assert resets == [True]  # the one place the table is reset
+        assert window.windowTitle() == f"Backend Manager — {fake.url}"
+        assert window.table.isColumnHidden(Column.PORT)
+        # the token went to the keyring, never into the settings file
+        assert keyring.get_password("backend-manager-gui", f"token:{fake.url}") == "s3cret-token"
+        settings.sync()
+        assert "s3cret-token" not in settings_file.read_text()
+        assert ProfileStore(settings).recent()[:2] == [ConnectionProfile(ConnectionKind.SERVER, fake.url), local_profile]
+
+        # back to this computer through File → Recent connections
+        window._fill_recent_menu()
+        entries = {a.text(): a for a in window.recent_menu.actions()}
+        assert entries[f"SwarmUI server {fake.url}"].isChecked()
+        entries[local_profile.label].trigger()
+        until(loop, lambda: status_text(window) == "Connected to this computer — no backends yet")
+        assert window.backends_model.rowCount() == 0 and not window.table.isColumnHidden(Column.PORT)
+
+        # and to the server again: the stored token is used without asking
+        window._fill_recent_menu()
+        {a.text(): a for a in window.recent_menu.actions()}[f"SwarmUI server {fake.url}"].trigger()
+        until(loop, lambda: window.backends_model.rowCount() == 2)
+    finally:
+        run(loop, window.shutdown())
+        run(loop, fake.stop())
+
+
+def test_a_server_that_refuses_the_token_says_so(loop, qtbot, tmp_path: Path):
+    gc.collect()
+    fake = FakeSwarm(token="right")
+    fake.add("comfyui_api")
+    run(loop, fake.start())
+    from backend_manager_gui.core.remote import RemoteService
+
+    window = MainWindow(RemoteService(fake.url, token="wrong"), settings=QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat),
+                        poll_interval=0.3, max_poll_interval=1.0)
+    qtbot.addWidget(window)
+    try:
+        window.show()
+        until(loop, lambda: window.message_bar.text() != "", what="the refusal in the message bar")
+        assert "token" in window.message_bar.text().lower() or "unauthorized" in window.message_bar.text().lower()
+        assert status_text(window).startswith(f"Cannot reach {fake.url}")
+        assert window.backends_model.rowCount() == 0
+    finally:
+        run(loop, window.shutdown())
+        run(loop, fake.stop())
