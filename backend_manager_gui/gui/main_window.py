@@ -478,6 +478,12 @@ class MainWindow(QMainWindow):
         self._countdown.stop()
         await self.poller.stop()
         await cancel_tasks(list(self._tasks))
+        for dock in (self.log_dock, self.gpu_dock):
+            if dock is not None:
+                if hasattr(dock, "detach"):
+                    dock.detach()  # stop following logs and unhook the log handler
+                if hasattr(dock, "set_service"):
+                    dock.set_service(None)
         try:
             await self.service.aclose()
         except BackendServiceError as exc:
