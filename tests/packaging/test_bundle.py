@@ -1,0 +1,129 @@
+"""Build the Linux bundle with packaging/build.py and start what a user downloads (the .tar.gz), not the venv.
+
+On demand only (slow: a full PyInstaller build): ``python -m pytest -m packaging tests/packaging``. The window test
+runs the bundle on a real X server (Xvfb) through Qt's xcb plugin, the path a Linux desktop takes, and closes it
+with Ctrl+Q as a person would: needs ``Xvfb`` and ``xdotool`` (``apt-get install xvfb xdotool``).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from backend_manager_gui import __version__
+
+pytestmark = pytest.mark.packaging
+
+ROOT = Path(__file__).resolve().parents[2]
+DIST = ROOT / "packaging" / "dist"
+TOP = f"backend-manager-gui-{__version__}"
+
+
+def _bare_env(**extra: str) -> dict[str, str]:
+    """An environment that cannot reach the venv: the bundle must bring its own Python and Qt."""
+    keep = {k: v for k, v in os.environ.items() if k in ("HOME", "LANG", "LC_ALL", "TMPDIR", "USER")}
+    return {"PATH": "/usr/bin:/bin", **keep, **extra}
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """packaging/build.py run once; the .tar.gz unpacked into a temporary folder; the folder it made."""
+    assert sys.platform.startswith("linux"), "this test builds and starts the Linux bundle"
+    subprocess.run([sys.executable, str(ROOT / "packaging" / "build.py"), "--no-clean"], check=True, cwd=ROOT, timeout=900)
+    archives = sorted(DIST.glob(f"{TOP}-linux-*.tar.gz"))
+    assert len(archives) == 1, archives
+    target = tmp_path_factory.mktemp("unpacked")
+    with tarfile.open(archives[0]) as tar:
+        tar.extractall(target, filter="tar")
+    return target / TOP
+
+
+def test_archive_holds_the_app_its_menu_entry_metainfo_and_icons(bundle: Path) -> None:
+    assert os.access(bundle / "backend-manager-gui", os.X_OK)
+    assert (bundle / "share/applications/backend-manager-gui.desktop").read_text().count("Exec=backend-manager-gui") == 1
+    assert f'version="{__version__}"' in (bundle / "share/metainfo/io.github.backend_manager_gui.metainfo.xml").read_text()
+    assert (bundle / "share/icons/hicolor/256x256/apps/backend-manager-gui.png").read_bytes()[:4] == b"\x89PNG"
+    # the app finds its own icons inside the bundle (paths.resources_dir() under _MEIPASS)
+    assert (bundle / "_internal/backend_manager_gui/_resources/app.svg").is_file()
+
+
+def test_unpacked_bundle_prints_its_version_offscreen(bundle: Path) -> None:
+    result = subprocess.run([str(bundle / "backend-manager-gui"), "--version"], capture_output=True, text=True,
+                            env=_bare_env(QT_QPA_PLATFORM="offscreen"), timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"backend-manager-gui {__version__}"
+
+
+def test_install_script_puts_the_command_and_menu_entry_in_the_users_home(bundle: Path, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    result = subprocess.run(["sh", str(bundle / "install.sh")], capture_output=True, text=True,
+                            env=_bare_env(HOME=str(home)), timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert f"Backend Manager {__version__} installed" in result.stdout
+    command = home / ".local/bin/backend-manager-gui"
+    version = subprocess.run([str(command), "--version"], capture_output=True, text=True,
+                             env=_bare_env(HOME=str(home), QT_QPA_PLATFORM="offscreen"), timeout=60)
+    assert version.stdout.strip() == f"backend-manager-gui {__version__}"
+    desktop = (home / ".local/share/applications/backend-manager-gui.desktop").read_text()
+    assert f"Exec={home}/.local/opt/backend-manager-gui/backend-manager-gui" in desktop
+    assert (home / ".local/share/icons/hicolor/256x256/apps/backend-manager-gui.png").is_file()
+
+    removed = subprocess.run(["sh", str(bundle / "install.sh"), "--uninstall"], capture_output=True, text=True,
+                             env=_bare_env(HOME=str(home)), timeout=60)
+    assert removed.returncode == 0 and not command.exists() and not (home / ".local/opt/backend-manager-gui").exists()
+
+
+@pytest.fixture
+def x_display() -> Iterator[str]:
+    """A fresh Xvfb screen (no window manager), stopped afterwards."""
+    missing = [tool for tool in ("Xvfb", "xdotool") if shutil.which(tool) is None]
+    assert not missing, f"the window test needs {' and '.join(missing)}: apt-get install xvfb xdotool"
+    number = next(n for n in range(140, 200) if not Path(f"/tmp/.X{n}-lock").exists())
+    display = f":{number}"
+    server = subprocess.Popen(["Xvfb", display, "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 20
+    while not Path(f"/tmp/.X11-unix/X{number}").exists():
+        assert server.poll() is None and time.monotonic() < deadline, "Xvfb did not start"
+        time.sleep(0.05)
+    yield display
+    server.terminate()
+    server.wait(timeout=10)
+
+
+def test_bundle_opens_its_main_window_on_x11_and_ctrl_q_closes_it(bundle: Path, x_display: str, tmp_path: Path) -> None:
+    env = _bare_env(DISPLAY=x_display, QT_QPA_PLATFORM="xcb", HOME=str(tmp_path),
+                    XDG_CONFIG_HOME=str(tmp_path / "config"), XDG_DATA_HOME=str(tmp_path / "data"))
+    data_dir = tmp_path / "backends"
+    app = subprocess.Popen([str(bundle / "backend-manager-gui"), "--data-dir", str(data_dir)], env=env,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        # --sync waits until a visible window with that title exists (the title says where it is connected)
+        found = subprocess.run(["xdotool", "search", "--sync", "--onlyvisible", "--name", "^Backend Manager"],
+                               capture_output=True, text=True, env=env, timeout=90)
+        window = found.stdout.split()[0]
+        title = subprocess.run(["xdotool", "getwindowname", window], capture_output=True, text=True, env=env).stdout
+        # the title says where it is connected (Qt on X11 may append the app's display name after it)
+        assert title.startswith("Backend Manager — this computer"), title
+        assert app.poll() is None
+        # no window manager on Xvfb: give the window keyboard focus ourselves, then press Ctrl+Q
+        subprocess.run(["xdotool", "windowfocus", "--sync", window], check=True, env=env, timeout=30)
+        subprocess.run(["xdotool", "key", "--clearmodifiers", "ctrl+q"], check=True, env=env, timeout=30)
+        output, _ = app.communicate(timeout=30)
+    finally:
+        if app.poll() is None:
+            app.kill()
+            app.wait()
+    assert app.returncode == 0, output
+    # nothing went wrong on the way: no Python traceback, no Qt plugin that failed to load
+    assert "Traceback" not in output and "Could not load" not in output and "not found" not in output, output
+    assert data_dir.is_dir()  # the embedded manager really opened its data folder
