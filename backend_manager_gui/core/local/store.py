@@ -136,6 +136,7 @@ class BackendStore:
 
     def load(self) -> tuple[list[BackendRecord], list[str]]:
         """The saved backends and any warnings for the person (a corrupt file moved aside)."""
+        self._remove_stale_temp_files()
         try:
             text = self.path.read_text("utf-8")
         except FileNotFoundError:
@@ -171,6 +172,15 @@ class BackendStore:
                 f"The file was moved to {aside} and the manager started with no backends."
             ]
         return sorted(records, key=lambda r: r.id), []
+
+    def _remove_stale_temp_files(self) -> None:
+        # a manager killed mid-save leaves its temp file (a whole copy of the list) behind; load() runs under
+        # the data folder's lock, so no other writer can own one of these
+        for stale in self.data_dir.glob(f".{self.path.name}.*.tmp"):
+            try:
+                stale.unlink()
+            except OSError:
+                pass
 
     def save(self, records: list[BackendRecord]) -> None:
         data = {"version": STORE_VERSION, "backends": [r.to_json() for r in sorted(records, key=lambda r: r.id)]}
