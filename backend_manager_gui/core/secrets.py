@@ -43,7 +43,19 @@ class SecretStore:
     def __init__(self, fallback_file: Path, *, service: str = KEYRING_SERVICE) -> None:
         self.fallback_file = Path(fallback_file)
         self.service = service
-        self.use_keyring = keyring_usable()
+        # asked on first use: finding the keyring backend scans every installed package's entry points
+        # (a tenth of a second at start-up, for a manager whose backends may have no secret at all)
+        self._use_keyring: bool | None = None
+
+    @property
+    def use_keyring(self) -> bool:
+        if self._use_keyring is None:
+            self._use_keyring = keyring_usable()
+        return self._use_keyring
+
+    @use_keyring.setter
+    def use_keyring(self, value: bool) -> None:
+        self._use_keyring = value
 
     @property
     def where(self) -> str:
