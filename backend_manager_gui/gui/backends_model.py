@@ -8,6 +8,7 @@ and gone ids. Display values are computed once per row in ``apply()`` so ``data(
 from __future__ import annotations
 
 import bisect
+from functools import cache
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import IntEnum
@@ -22,7 +23,7 @@ from PySide6.QtCore import (
     Qt,
     Signal,
 )
-from PySide6.QtGui import QBrush
+from PySide6.QtGui import QBrush, QColor, QFont
 
 from ..core.models import Backend, BackendStatus
 from . import icons
@@ -316,8 +317,14 @@ class BackendsModel(QAbstractTableModel):
                 return _brush(status)
             if role == Qt.ItemDataRole.ToolTipRole:
                 return "Waiting for the answer…" if backend_id in self._busy else row.tooltip
-        if role == Qt.ItemDataRole.ToolTipRole and col == Column.TITLE and row.backend.title == "":
-            return "No title set: showing the type's name"
+        if col == Column.TITLE and row.backend.title == "":
+            # the type's name standing in for a missing title must not read as a title someone chose
+            if role == Qt.ItemDataRole.ToolTipRole:
+                return "No title set: showing the type's name (Edit to give it one)"
+            if role == Qt.ItemDataRole.FontRole:
+                return _italic()
+            if role == Qt.ItemDataRole.ForegroundRole:
+                return _placeholder_brush()
         if role == Qt.ItemDataRole.TextAlignmentRole and col in (Column.ID, Column.PORT):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None
@@ -342,6 +349,18 @@ def _brush(status: BackendStatus) -> QBrush:
     if brush is None:
         brush = _BRUSHES[status] = QBrush(icons.status_colour(status))
     return brush
+
+
+@cache
+def _italic() -> QFont:
+    font = QFont()
+    font.setItalic(True)
+    return font
+
+
+@cache
+def _placeholder_brush() -> QBrush:
+    return QBrush(QColor("#6b6b6b"))
 
 
 def _int_or_text(text: str) -> tuple[int, int | str]:

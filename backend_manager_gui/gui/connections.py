@@ -73,7 +73,8 @@ LOCAL_DEFAULT = ConnectionProfile(ConnectionKind.LOCAL)
 
 
 def secret_store() -> SecretStore:
-    return SecretStore(default_data_dir() / "secrets.json")
+    # its own fallback file: the embedded manager keeps backend secrets in <data dir>/secrets.json
+    return SecretStore(default_data_dir() / "server-tokens.json")
 
 
 class ProfileStore:

@@ -179,6 +179,7 @@ class MainWindow(QMainWindow):
         self._started = False
         self._shut_down = False
         self._quit_confirmed = False
+        self._unreachable_notice = False
         self._previous_status: dict[int, BackendStatus] | None = None
         self.notifications: list[tuple[str, str]] = []
 
@@ -221,9 +222,12 @@ class MainWindow(QMainWindow):
         self.table.doubleClicked.connect(self._on_row_double_clicked)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        header.setStretchLastSection(True)
-        for col, width in ((Column.ID, 44), (Column.TITLE, 200), (Column.TYPE, 170), (Column.STATUS, 110),
-                           (Column.ENABLED, 70), (Column.MODEL, 220), (Column.LAST_USED, 130), (Column.GPU, 50)):
+        # the model's file name is the long one: it takes the spare width, and keeps both ends when cut
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(Column.MODEL, QHeaderView.ResizeMode.Stretch)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        for col, width in ((Column.ID, 40), (Column.TITLE, 170), (Column.TYPE, 150), (Column.STATUS, 100),
+                           (Column.ENABLED, 64), (Column.MODEL, 190), (Column.LAST_USED, 120), (Column.GPU, 44), (Column.PORT, 64)):
             header.resizeSection(col, width)
         self.table.selectionModel().selectionChanged.connect(self._on_selection_changed)
         layout.addWidget(self.table, 1)
@@ -367,10 +371,14 @@ class MainWindow(QMainWindow):
         else:
             self.gpu_dock = GpuDock(self)
             self.gpu_dock.setObjectName("gpu_dock")
-            self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.gpu_dock)
-        for dock in (self.log_dock, self.gpu_dock):
-            if dock is not None:
-                self.view_menu.addAction(dock.toggleViewAction())
+            # beside the log, under the table: the table keeps the full width for its columns
+            self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.gpu_dock)
+            if self.log_dock is not None:
+                self.splitDockWidget(self.log_dock, self.gpu_dock, Qt.Orientation.Horizontal)
+        docks = [d for d in (self.log_dock, self.gpu_dock) if d is not None]
+        for dock in docks:
+            self.view_menu.addAction(dock.toggleViewAction())
+
 
     def _build_tray(self) -> None:
         self.tray: QSystemTrayIcon | None = None
@@ -500,6 +508,7 @@ class MainWindow(QMainWindow):
         self.backend_types = {}
         self._busy.clear()
         self._previous_status = None
+        self._unreachable_notice = False
         self.backends_model.set_type_names({})
         self.backends_model.clear()
         self.message_bar.dismiss()
@@ -522,6 +531,9 @@ class MainWindow(QMainWindow):
 
     # ================================================================== snapshots and status
     def _on_snapshot_received(self, snapshot: dict[int, Backend]) -> None:
+        if self._unreachable_notice:
+            self._unreachable_notice = False
+            self.message_bar.dismiss()
         self.backends_model.apply(snapshot)
         self._notify_new_errors(snapshot)
         if not self.backend_types:
@@ -534,6 +546,13 @@ class MainWindow(QMainWindow):
         if not isinstance(exc, ServiceUnavailable):
             # the service answered but refused (a bad token, say): its own words
             self.message_bar.show_error(describe_error(exc, self.service.location))
+        elif self.poller.last_snapshot is None and not self.message_bar.text():
+            # never connected: an empty table alone would read as "no backends"
+            self._unreachable_notice = True
+            self.message_bar.show_error(
+                f"{describe_error(exc, self.service.location)}\nRetrying automatically. "
+                "File → Connect… chooses another server or this computer."
+            )
         self._update_status_text()
         if not self._countdown.isActive():
             self._countdown.start()
@@ -611,6 +630,9 @@ class MainWindow(QMainWindow):
         self.act_edit.setEnabled(idle and len(chosen) == 1 and chosen[0].id not in self._editing)
         self.act_free.setEnabled(not some or idle)
         self.act_free_ram.setEnabled(not some or idle)
+        # with nothing selected they act on every backend: say so on the button
+        self.act_free.setText("Free VRAM" if some else "Free VRAM (all)")
+        self.act_free_ram.setText("Free VRAM + RAM" if some else "Free VRAM + RAM (all)")
         self.act_restart_all.setEnabled(self.backends_model.rowCount() > 0 and not self._busy)
         enable = some and not all(b.enabled for b in chosen)
         self.act_toggle.setText("Enable" if enable else "Disable")
@@ -1065,6 +1087,13 @@ class MainWindow(QMainWindow):
         state = self.settings.value("window/state")
         if isinstance(state, QByteArray) and not state.isEmpty():
             self.restoreState(state)
+        else:
+            docks = [d for d in (self.log_dock, self.gpu_dock) if d is not None]
+            if docks:
+                # the table is what people come for: the docks start low
+                self.resizeDocks(docks[:1], [190], Qt.Orientation.Vertical)
+            if len(docks) == 2:
+                self.resizeDocks(docks, [780, 400], Qt.Orientation.Horizontal)
         header = self.settings.value("table/header")
         if isinstance(header, QByteArray) and not header.isEmpty():
             self.table.horizontalHeader().restoreState(header)

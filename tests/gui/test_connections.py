@@ -99,3 +99,28 @@ def test_a_server_that_refuses_the_token_says_so(loop, qtbot, tmp_path: Path):
     finally:
         run(loop, window.shutdown())
         run(loop, fake.stop())
+
+
+def test_a_server_that_is_not_there_is_explained_until_it_comes(loop, qtbot, tmp_path: Path):
+    gc.collect()
+    fake = FakeSwarm()
+    fake.add("comfyui_api", title="Late one")
+    run(loop, fake.start())
+    run(loop, fake.stop())  # a port where nothing listens, for now
+    from backend_manager_gui.core.remote import RemoteService
+
+    window = MainWindow(RemoteService(fake.url, timeout=1.0), settings=QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat),
+                        poll_interval=0.2, max_poll_interval=0.5)
+    qtbot.addWidget(window)
+    try:
+        window.show()
+        until(loop, lambda: window.message_bar.text() != "")
+        assert window.message_bar.text().startswith(f"Cannot reach {fake.url}")
+        assert "Retrying automatically" in window.message_bar.text()
+        assert status_text(window).startswith(f"Cannot reach {fake.url} — retrying")
+        run(loop, fake.start())
+        until(loop, lambda: table_column(window, Column.TITLE) == ["Late one"], what="recovery")
+        assert window.message_bar.text() == ""  # the notice goes once the server answers
+    finally:
+        run(loop, window.shutdown())
+        run(loop, fake.stop())
