@@ -11,9 +11,12 @@ answers), GET /fake/frees (how many frees were accepted, for tests).
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
+import signal
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -33,6 +36,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--hold-port", action="store_true", help="bind the port but never answer")
     p.add_argument("--busy", action="store_true", help="/queue always shows work")
     p.add_argument("--print-env", action="append", default=[], help="print this environment variable at start")
+    p.add_argument("--print-env-sha256", action="append", default=[],
+                   help="print the sha256 of this variable (a secret must not reach the log)")
+    p.add_argument("--echo-args", action="store_true", help="print sys.argv as JSON")
+    p.add_argument("--tag", action="append", default=[], help="any value, echoed by --echo-args")
+    p.add_argument("--ignore-term", action="store_true", help="ignore SIGTERM (a worker that will not stop)")
+    p.add_argument("--spawn-child", action="store_true", help="start a sleeping grandchild and print its pid")
     args, _unknown = p.parse_known_args(argv)
     return args
 
@@ -104,6 +113,17 @@ def main(argv: list[str] | None = None) -> int:
     print(f"CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES', '<unset>')}", flush=True)
     for name in args.print_env:
         print(f"{name}={os.environ.get(name, '<unset>')}", flush=True)
+    for name in args.print_env_sha256:
+        value = os.environ.get(name)
+        digest = hashlib.sha256(value.encode()).hexdigest() if value is not None else "<unset>"
+        print(f"sha256({name})={digest}", flush=True)
+    if args.echo_args:
+        print("ARGV=" + json.dumps(sys.argv[1:]), flush=True)
+    if args.ignore_term:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    if args.spawn_child:
+        child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+        print(f"CHILD_PID={child.pid}", flush=True)
     for i in range(args.spam_lines):
         print(f"spam line {i}", flush=True)
 

@@ -8,9 +8,14 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
 
-import psutil
+from ..lazy import lazy_module
+
+if TYPE_CHECKING:
+    import psutil
+else:  # only asked for when the GPU report is read
+    psutil = lazy_module("psutil")
 
 
 @dataclass(frozen=True)

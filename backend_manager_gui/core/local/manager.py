@@ -12,7 +12,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
+from typing import TYPE_CHECKING
+
+from ..lazy import lazy_module
+
+if TYPE_CHECKING:
+    import httpx
+else:  # imported with the first worker's client: a manager whose backends are all disabled never needs it
+    httpx = lazy_module("httpx")
 
 from ..errors import BackendApiError
 from ..models import SECRET_MARKER, Backend, BackendStatus, BackendType
@@ -137,8 +144,6 @@ class LocalService:
             records, warnings = self._store.load()
             self.warnings.extend(warnings)
             loaded = await asyncio.to_thread(self._load_secrets, records)
-            self._client = httpx.AsyncClient(timeout=httpx.Timeout(self.config.probe_timeout),
-                                             limits=httpx.Limits(max_keepalive_connections=0), trust_env=False)
             await self._guard.start()
         except BaseException:
             self._lock_file.release()
@@ -263,7 +268,7 @@ class LocalService:
                 del self._entries[backend_id]
                 entry.record.id = new_id
                 self._entries[new_id] = entry
-                entry.state.log.move_to(self.log_path(new_id))
+                entry.state.log.move_to(self._log_file(new_id))
                 entry.state.note(f"moved from backend ID {backend_id}")
             entry.state.note(f"settings changed (modcount {entry.record.modcount})")
             self._save()
@@ -351,6 +356,9 @@ class LocalService:
         entry = self._entries.get(backend_id)
         if entry is not None:
             return entry.state.log.path
+        return self._log_file(backend_id)
+
+    def _log_file(self, backend_id: int) -> Path:
         return self.data_dir / "logs" / f"backend-{backend_id}.log"
 
     def log_tail(self, backend_id: int, lines: int = 2000) -> list[str]:
@@ -439,7 +447,10 @@ class LocalService:
         if entry.kind.not_ready_reason(settings) is not None:
             self._notify(entry)
             return
-        assert self._client is not None
+        if self._client is None:
+            # made with the first worker: building it (TLS set-up included) is a good part of a cold start
+            self._client = httpx.AsyncClient(timeout=httpx.Timeout(self.config.probe_timeout),
+                                             limits=httpx.Limits(max_keepalive_connections=0), trust_env=False)
         on_status = lambda _s, _m, e=entry: self._notify(e)  # noqa: E731
         if entry.kind.supervised:
             def on_port(port: int, e: _Entry = entry) -> None:

@@ -19,10 +19,16 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
-import httpx
-import psutil
+from ..lazy import lazy_module
+
+if TYPE_CHECKING:
+    import httpx
+    import psutil
+else:  # imported when a worker is first started or stopped, not while the window is still to be painted
+    httpx = lazy_module("httpx")
+    psutil = lazy_module("psutil")
 
 from ..models import BackendStatus
 from .backend_types import LaunchPlan, WorkerKind
@@ -508,7 +514,8 @@ class Supervisor:
                 queue = self.kind.queue_url(self.settings, plan.base_url)
                 if queue:
                     side.append(asyncio.create_task(self._poll_queue(queue)))
-                await exited
+                # shielded: cancelling this task (a stop) must not cancel the exit future itself
+                await asyncio.shield(exited)
             if exited.done():
                 code = exited.result()
                 # let the readers take the last lines (a grandchild may hold the pipes: do not wait for EOF)
