@@ -125,7 +125,7 @@ def test_crashed_worker_shows_errored_with_its_message(loop, qtbot, tmp_path):
         assert window.notifications and window.notifications[-1][0] == "Crashy (#0) errored"
 
 
-def test_delete_and_one_backend_per_gpu_without_gpus(loop, qtbot, tmp_path):
+def test_delete_then_one_backend_per_gpu(loop, qtbot, tmp_path):
     with local_window(loop, qtbot, tmp_path) as (window, service):
         pid = service.details(0).pid
         window.select_backends([0])
