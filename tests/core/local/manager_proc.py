@@ -1,0 +1,38 @@
+"""Runs a LocalService in its own process for the no-orphans test: starts two workers (each with a
+grandchild), prints their pids as one JSON line, then waits to be killed.
+
+Usage: python manager_proc.py DATA_DIR COMFY_MAIN
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+
+from backend_manager_gui.core.local import LocalService
+
+
+async def main(data_dir: Path, comfy_main: Path) -> None:
+    svc = LocalService(data_dir, probe_interval=0.1, alive_ready_s=0.5)
+    await svc.start()
+    await svc.add_backend("comfyui_selfstart")
+    await svc.edit_backend(0, "", {"StartScript": str(comfy_main), "Python": sys.executable,
+                                   "ExtraArgs": "--spawn-child"})
+    await svc.add_backend("command")
+    await svc.edit_backend(1, "", {"Command": f'"{sys.executable}" "{comfy_main}" --port {{port}} --spawn-child',
+                                   "HealthURL": "http://127.0.0.1:{port}/object_info"})
+    while True:
+        backends = await svc.list_backends()
+        if all(b.status.value == "running" for b in backends.values()):
+            break
+        await asyncio.sleep(0.05)
+    pids = [svc.details(i).pid for i in (0, 1)]
+    children = [int(line.split("=")[1]) for i in (0, 1) for line in svc.log_tail(i) if line.startswith("CHILD_PID=")]
+    print(json.dumps({"workers": pids, "grandchildren": children, "watchdog": svc._guard.watchdog_pid}), flush=True)
+    await asyncio.Event().wait()
+
+
+if __name__ == "__main__":
+    asyncio.run(main(Path(sys.argv[1]), Path(sys.argv[2])))
