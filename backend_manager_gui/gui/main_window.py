@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import replace
 from typing import Any
 
 from PySide6.QtCore import QByteArray, QEvent, QItemSelectionModel, QModelIndex, QPoint, QSettings, Qt, QTimer, Signal
@@ -41,7 +40,6 @@ from . import icons
 from .backends_model import (
     BACKEND_ROLE,
     LOCAL_ONLY_COLUMNS,
-    STATUS_TEXT,
     BackendsFilterModel,
     BackendsModel,
     Column,
