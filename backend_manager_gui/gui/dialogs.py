@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QScrollArea,
+    QSizePolicy,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -84,16 +85,14 @@ class EditBackendDialog(QDialog):
         self.title_edit = QLineEdit(backend.title)
         self.title_edit.setPlaceholderText(type_name)
         self.title_edit.setToolTip("A name for this backend; empty shows the type's name")
-        top.addRow("&Title:", self.title_edit)
+        top.addRow(self._buddy_label("&Title:", self.title_edit), self.title_edit)
         self.id_spin = QSpinBox()
         self.id_spin.setRange(0, INT32_MAX)
         self.id_spin.setValue(max(0, backend.id))
         self.id_spin.setToolTip("The backend's number; change it to renumber the backend")
         self.id_spin.setMinimumWidth(120)
-        id_row = QHBoxLayout()
-        id_row.addWidget(self.id_spin)
-        id_row.addStretch(1)
-        top.addRow("&ID:", id_row)
+        self.id_spin.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
+        top.addRow(self._buddy_label("&ID:", self.id_spin), self.id_spin)
         outer.addLayout(top)
 
         if backend_type is None:
@@ -144,7 +143,13 @@ class EditBackendDialog(QDialog):
         outer.addLayout(bottom)
 
         self.finished.connect(self._on_finished)
-        self.resize(640, 680)
+        self.resize(720, 700)
+
+    @staticmethod
+    def _buddy_label(text: str, buddy: QWidget) -> QLabel:
+        label = QLabel(text)
+        label.setBuddy(buddy)  # makes the & an Alt shortcut instead of a literal ampersand
+        return label
 
     # -- what the user entered ---------------------------------------------------------------------------
 

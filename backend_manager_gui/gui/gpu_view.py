@@ -136,6 +136,9 @@ class GpuDock(QDockWidget):
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
         scroll.setWidget(self._body)
+        # A scroll area does not pass its content's size on: without a minimum the dock shrinks to a sliver.
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setMinimumSize(280, 150)
         self.setWidget(scroll)
 
         self._timer = QTimer(self)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import html
 import math
+import textwrap
 from dataclasses import replace
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -29,6 +30,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QSizePolicy,
+    QSpacerItem,
     QSpinBox,
     QToolButton,
     QVBoxLayout,
@@ -48,11 +50,18 @@ _MAX_LABEL = 60
 _MAX_HELP = 800
 _MAX_TOOLTIP = 4000
 
+_ROW_GAP = 10
+_WRAP_COLUMNS = 80
 UNCHANGED_PLACEHOLDER = "(unchanged)"
 
 
 def _short(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _wrap(text: str, width: int = _WRAP_COLUMNS) -> str:
+    """Break long lines at word boundaries (long words too), keeping the text's own line breaks."""
+    return "\n".join(textwrap.fill(line, width) if len(line) > width else line for line in text.split("\n"))
 
 
 def rich_tooltip(text: str) -> str:
@@ -458,7 +467,7 @@ class SettingsForm(QWidget):
     ) -> None:
         super().__init__(parent)
         self._fields: dict[str, _Field] = {}
-        self._warning_labels: dict[str, QLabel] = {}
+        self._warning_labels: dict[str, tuple[QFormLayout, int, QLabel]] = {}
         self._passthrough: dict[str, Any] = {}
         self._wheel_guard = _WheelGuard(self)
         self._help_font = self.font()
@@ -488,6 +497,7 @@ class SettingsForm(QWidget):
                 spec = replace(spec, is_secret=True)
             self._add_row(form, spec)
         outer.addStretch(1)
+        self._even_label_columns()
         self.set_values(values)
 
     @staticmethod
@@ -495,24 +505,39 @@ class SettingsForm(QWidget):
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.DontWrapRows)
-        form.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop)
+        form.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        form.setVerticalSpacing(2)  # the gap between settings comes from _ROW_GAP under each one
         return form
 
     def _help_label(self, text: str) -> QLabel:
-        label = QLabel(_short(text.strip(), _MAX_HELP))
+        # Wrapped here, not by QLabel: word-wrapped labels make QFormLayout size rows by height-for-width at a
+        # guessed width, leaving gaps under the help texts inside a scroll area (and cost time with 10,000 rows).
+        label = QLabel(_wrap(_short(text.strip(), _MAX_HELP)))
         label.setTextFormat(Qt.TextFormat.PlainText)
-        label.setWordWrap(True)
         # A palette and a shared font, not a style sheet: per-widget style sheets cost ~1 ms each (10,000 rows).
         label.setFont(self._help_font)
         label.setPalette(self._help_palette)
+        label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+        label.setContentsMargins(0, 0, 0, _ROW_GAP)  # close under its field, apart from the next setting
         return label
 
     def _warning_label(self, text: str) -> QLabel:
-        label = QLabel(text)
+        label = QLabel(_wrap(text))
         label.setTextFormat(Qt.TextFormat.PlainText)
-        label.setWordWrap(True)
         label.setPalette(self._warning_palette)
+        label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
         return label
+
+    def _even_label_columns(self) -> None:
+        """Give every label of a form the width of the widest one. QFormLayout otherwise sizes the wrapped help
+        texts above the widest label for a narrower column, leaving gaps under them (seen with PySide6 6.11)."""
+        for form in self.findChildren(QFormLayout):
+            labels = [form.itemAt(r, QFormLayout.ItemRole.LabelRole) for r in range(form.rowCount())]
+            widgets = [item.widget() for item in labels if item is not None and item.widget() is not None]
+            if widgets:
+                width = max(w.sizeHint().width() for w in widgets)
+                for w in widgets:
+                    w.setMinimumWidth(width)
 
     def _add_row(self, form: QFormLayout, spec: SettingSpec) -> None:
         field = build_field(spec)
@@ -523,24 +548,35 @@ class SettingsForm(QWidget):
         tooltip = rich_tooltip(spec.description) if spec.description else ""
         label = QLabel(_short(spec.name, _MAX_LABEL) or "(unnamed)")
         label.setTextFormat(Qt.TextFormat.PlainText)
+        label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         label.setToolTip(rich_tooltip(spec.name + ("\n\n" + spec.description if spec.description else "")))
         if tooltip and not field.widget.toolTip():
             field.widget.setToolTip(tooltip)
         form.addRow(label, field.widget)
-        # Help and warning go under the field, in the field column (no container widget: 10,000 rows).
+        # Warning and help go under the field, in the field column: rows of their own, no container widget
+        # (10,000 rows). A hidden warning row is hidden with setRowVisible so it takes no spacing.
+        warning = self._warning_label("")
+        warning_row = form.rowCount()  # rows are only appended, so this index stays right
+        form.setWidget(warning_row, QFormLayout.ItemRole.FieldRole, warning)
+        form.setRowVisible(warning_row, False)
         if spec.description.strip():
             form.setWidget(form.rowCount(), QFormLayout.ItemRole.FieldRole, self._help_label(spec.description))
-        warning = self._warning_label("")
-        warning.hide()
-        form.setWidget(form.rowCount(), QFormLayout.ItemRole.FieldRole, warning)
+        else:
+            form.setItem(form.rowCount(), QFormLayout.ItemRole.FieldRole, QSpacerItem(0, _ROW_GAP))
         if duplicate:
             # Two settings with one name cannot both be saved: the first one wins, this one is inert.
             field.widget.setEnabled(False)
-            warning.setText(f"Another setting is already named {_describe(spec.name)}: this one is ignored.")
-            warning.show()
+            text = f"Another setting is already named {_describe(spec.name)}: this one is ignored."
+            self._show_warning((form, warning_row, warning), text)
             return
         self._fields[spec.name] = field
-        self._warning_labels[spec.name] = warning
+        self._warning_labels[spec.name] = (form, warning_row, warning)
+
+    @staticmethod
+    def _show_warning(where: tuple[QFormLayout, int, QLabel], text: str | None) -> None:
+        form, row, label = where
+        label.setText(_wrap(text or ""))
+        form.setRowVisible(row, bool(text))
 
     # -- public API ------------------------------------------------------------------------------------
 
@@ -552,9 +588,7 @@ class SettingsForm(QWidget):
         for name, field in self._fields.items():
             if name in values or field.original is None:
                 field.set_value(values.get(name))
-                label = self._warning_labels[name]
-                label.setText(field.warning or "")
-                label.setVisible(bool(field.warning))
+                self._show_warning(self._warning_labels[name], field.warning)
 
     def values(self) -> dict[str, Any]:
         out = dict(self._passthrough)

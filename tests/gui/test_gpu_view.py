@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import gc
+
+import pytest
 from PySide6.QtWidgets import QMainWindow
 
 from backend_manager_gui.core.local import LocalService
@@ -11,6 +14,12 @@ from backend_manager_gui.core.remote import RemoteService
 from backend_manager_gui.gui.gpu_view import NO_GPU, REMOTE_TEXT, GpuDock
 from tests.gui.conftest import run
 from tests.gui.window_helpers import until
+
+
+@pytest.fixture(autouse=True)
+def _collect_garbage_on_the_gui_thread() -> None:
+    """Earlier tests' Qt objects die here, on the GUI thread, not in a worker thread (DNS, NVML) mid-test."""
+    gc.collect()
 
 
 def _dock(qtbot) -> GpuDock:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import gc
+
+import pytest
 import logging
 import shutil
 import sys
@@ -24,6 +26,12 @@ from tests.support.fake_swarm import FakeSwarm
 FAKE_COMFY = Path(__file__).resolve().parents[1] / "support" / "fake_comfy.py"
 FAST = dict(stop_grace=2.0, backoff_base=0.1, probe_interval=0.1, probe_timeout=1.0, queue_interval=0.2,
             api_probe_interval=0.2, alive_ready_s=0.5)
+
+
+@pytest.fixture(autouse=True)
+def _collect_garbage_on_the_gui_thread() -> None:
+    """Earlier tests' Qt objects die here, on the GUI thread, not in a worker thread (DNS, NVML) mid-test."""
+    gc.collect()
 
 
 def _dock(qtbot) -> tuple[QMainWindow, LogDock]:
