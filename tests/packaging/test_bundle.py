@@ -118,12 +118,17 @@ def test_bundle_opens_its_main_window_on_x11_and_ctrl_q_closes_it(bundle: Path, 
         # no window manager on Xvfb: give the window keyboard focus ourselves, then press Ctrl+Q
         subprocess.run(["xdotool", "windowfocus", "--sync", window], check=True, env=env, timeout=30)
         subprocess.run(["xdotool", "key", "--clearmodifiers", "ctrl+q"], check=True, env=env, timeout=30)
-        output, _ = app.communicate(timeout=30)
+        try:
+            app.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            pass  # reported below, with what the app printed
     finally:
         if app.poll() is None:
             app.kill()
             app.wait()
-    assert app.returncode == 0, output
+    assert app.stdout is not None
+    output = app.stdout.read()
+    assert app.returncode == 0, f"Ctrl+Q did not close the window (exit {app.returncode}); the app printed:\n{output}"
     # nothing went wrong on the way: no Python traceback, no Qt plugin that failed to load
     assert "Traceback" not in output and "Could not load" not in output and "not found" not in output, output
     assert data_dir.is_dir()  # the embedded manager really opened its data folder
