@@ -275,12 +275,18 @@ class _DecimalField(_Field):
         self.spin.setMinimumWidth(120)
         self.spin.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
         self.widget = self.spin
+        self._parsed = 0.0
 
     def _show(self, value: Any) -> None:
-        self.spin.setValue(self._fallback(value, parse_float, 0.0, "a number"))
+        self._parsed = self._fallback(value, parse_float, 0.0, "a number")
+        self.spin.setValue(self._parsed)
 
     def value(self) -> float:
-        return round(self.spin.value(), DECIMALS)
+        # An untouched value goes back exactly (the spin box keeps only DECIMALS places: 1e-7 would become 0).
+        shown = round(self.spin.value(), DECIMALS)
+        if shown == round(self._parsed, DECIMALS):
+            return self._parsed
+        return shown
 
 
 class _BooleanField(_Field):

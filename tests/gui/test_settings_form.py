@@ -183,6 +183,13 @@ def test_description_is_tooltip_and_help_text_and_names_are_not_markup(qtbot) ->
     assert texts["<b>Bold</b>"].textFormat() == Qt.TextFormat.PlainText
 
 
+def test_untouched_decimal_keeps_precision_the_spin_box_cannot_show(qtbot) -> None:
+    form = _form(qtbot, [SettingSpec("Eps", "decimal")], {"Eps": 1e-9})
+    assert form.values() == {"Eps": 1e-9}
+    form.widget_for("Eps").setValue(0.5)
+    assert form.values() == {"Eps": 0.5}
+
+
 def test_settings_the_schema_does_not_describe_are_passed_through(qtbot) -> None:
     form = _form(qtbot, [SettingSpec("A", "text")], {"A": "x", "Legacy": {"k": 1}})
     assert form.values() == {"A": "x", "Legacy": {"k": 1}}
