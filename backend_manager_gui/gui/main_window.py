@@ -204,6 +204,20 @@ class MainWindow(QMainWindow):
         layout.setContentsMargins(6, 6, 6, 0)
         self.message_bar = MessageBar(central)
         layout.addWidget(self.message_bar)
+        # above the table, not in the toolbar: a narrow window must not push the filter into an overflow menu
+        filter_row = QHBoxLayout()
+        self.filter_edit = QLineEdit(central)
+        self.filter_edit.setObjectName("filter_edit")
+        self.filter_edit.setPlaceholderText("Filter by title, type or status (Ctrl+F)")
+        self.filter_edit.setClearButtonEnabled(True)
+        self.filter_edit.setMaximumWidth(360)
+        self.filter_edit.textChanged.connect(self._on_filter_changed)
+        self.count_label = QLabel(central)
+        self.count_label.setObjectName("count_label")
+        filter_row.addWidget(self.filter_edit, 1)
+        filter_row.addWidget(self.count_label)
+        filter_row.addStretch(1)
+        layout.addLayout(filter_row)
         self.table = QTableView(central)
         self.table.setObjectName("backends_table")
         self.table.setModel(self.proxy)
@@ -328,16 +342,6 @@ class MainWindow(QMainWindow):
             free_menu.addAction(self.act_free_ram)
             free_button.setMenu(free_menu)
             free_button.setPopupMode(QToolButton.ToolButtonPopupMode.MenuButtonPopup)
-        spacer = QWidget()
-        spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
-        tb.addWidget(spacer)
-        self.filter_edit = QLineEdit()
-        self.filter_edit.setObjectName("filter_edit")
-        self.filter_edit.setPlaceholderText("Filter by title, type or status (Ctrl+F)")
-        self.filter_edit.setClearButtonEnabled(True)
-        self.filter_edit.setMinimumWidth(260)
-        self.filter_edit.textChanged.connect(self.proxy.set_filter_text)
-        tb.addWidget(self.filter_edit)
         self.toolbar = tb
         self.view_menu.addAction(tb.toggleViewAction())
 
@@ -407,16 +411,11 @@ class MainWindow(QMainWindow):
         self.service = service
         embedded = is_embedded(service)
         self.backends_model.set_details_provider(self._local_details if embedded else None)
-        for col in LOCAL_ONLY_COLUMNS:
-            self.table.setColumnHidden(col, not embedded)
         self.act_per_gpu.setVisible(embedded)
         for dock in (self.log_dock, self.gpu_dock):
             if dock is not None and hasattr(dock, "set_service"):
                 dock.set_service(service)
-        if self.gpu_dock is not None:
-            self.gpu_dock.toggleViewAction().setVisible(embedded)
-            if not embedded:
-                self.gpu_dock.hide()
+        self._apply_service_layout()
         where = service.location
         self.setWindowTitle(f"Backend Manager — {where}")
         self.status_label.setText(f"Connecting to {where}…")
@@ -510,9 +509,13 @@ class MainWindow(QMainWindow):
         self.backends_model.set_type_names({})
         self.backends_model.clear()
         self.message_bar.dismiss()
+        self._update_count()
         self.profile = profile
         self.poller = self._new_poller(service)
+        was_embedded = is_embedded(old)
         self._attach(service)
+        if self.gpu_dock is not None and self.is_embedded and not was_embedded:
+            self.gpu_dock.show()  # hidden while on a server, which has no GPU report
         self._fill_add_menu()
         self._update_actions()
         if old is not service:
@@ -538,6 +541,7 @@ class MainWindow(QMainWindow):
             self._load_types()
         self._countdown.stop()
         self._update_status_text()
+        self._update_count()
         self._update_actions()
 
     def _on_poll_failed(self, exc: BaseException) -> None:
@@ -693,6 +697,19 @@ class MainWindow(QMainWindow):
     # ================================================================== actions
     def _on_refresh_triggered(self) -> None:
         self._spawn(self.poller.refresh(), "Refresh")
+
+    def _on_filter_changed(self, text: str) -> None:
+        self.proxy.set_filter_text(text)
+        self._update_count()
+
+    def _update_count(self) -> None:
+        total = self.backends_model.rowCount()
+        shown = self.proxy.rowCount()
+        if self.filter_edit.text().strip():
+            # a filter hiding rows must be obvious, or backends look gone
+            self.count_label.setText(f"Showing {shown} of {total} backends")
+        else:
+            self.count_label.setText(f"{total} backend{'s' if total != 1 else ''}")
 
     def _on_filter_shortcut(self) -> None:
         self.filter_edit.setFocus()
@@ -1095,9 +1112,17 @@ class MainWindow(QMainWindow):
         header = self.settings.value("table/header")
         if isinstance(header, QByteArray) and not header.isEmpty():
             self.table.horizontalHeader().restoreState(header)
-        # restoreState may have brought back columns this service cannot fill
+        # restoreState may have brought back columns and docks this service cannot fill
+        self._apply_service_layout()
+
+    def _apply_service_layout(self) -> None:
+        embedded = self.is_embedded
         for col in LOCAL_ONLY_COLUMNS:
-            self.table.setColumnHidden(col, not self.is_embedded)
+            self.table.setColumnHidden(col, not embedded)
+        if self.gpu_dock is not None:
+            self.gpu_dock.toggleViewAction().setVisible(embedded)
+            if not embedded:
+                self.gpu_dock.hide()
 
     def _save_layout(self) -> None:
         self.settings.setValue("window/geometry", self.saveGeometry())

@@ -57,6 +57,7 @@ def test_switching_from_this_computer_to_a_server_with_a_token_and_back(loop, qt
         assert resets == [True]  # the one place the table is reset
         assert window.windowTitle() == f"Backend Manager — {fake.url}"
         assert window.table.isColumnHidden(Column.PORT)
+        assert window.gpu_dock is None or not window.gpu_dock.isVisible()
         # the token went to the keyring, never into the settings file
         assert keyring.get_password("backend-manager-gui", f"token:{fake.url}") == "s3cret-token"
         settings.sync()
@@ -70,6 +71,7 @@ def test_switching_from_this_computer_to_a_server_with_a_token_and_back(loop, qt
         entries[local_profile.label].trigger()
         until(loop, lambda: status_text(window) == "Connected to this computer — no backends yet")
         assert window.backends_model.rowCount() == 0 and not window.table.isColumnHidden(Column.PORT)
+        assert window.gpu_dock is None or window.gpu_dock.isVisible()
 
         # and to the server again: the stored token is used without asking
         window._fill_recent_menu()

@@ -68,6 +68,7 @@ def test_embedded_manager_shows_gpu_and_port_of_each_worker(loop, qtbot, tmp_pat
             assert row_text(window, i, Column.TITLE) == f"Worker {i}"
         assert status_text(window) == "Connected to this computer — 2 running"
         assert window.act_per_gpu.isVisible()
+        assert window.gpu_dock is None or window.gpu_dock.isVisible()
 
 
 @pytest.fixture

@@ -56,6 +56,7 @@ def test_window_shows_every_backend_and_a_summary(loop, qtbot, tmp_path):
         assert status_text(window) == f"Connected to {fake.url} — 2 running · 1 idle · 1 loading · 1 errored · 1 disabled"
         # a server has no worker ports or GPU column of its own
         assert window.table.isColumnHidden(Column.PORT) and window.table.isColumnHidden(Column.GPU)
+        assert window.gpu_dock is None or not window.gpu_dock.isVisible()  # a server has no GPU report
         assert window.windowTitle().endswith(fake.url)
 
 
@@ -183,8 +184,10 @@ def test_f5_refreshes_at_once(loop, qtbot, tmp_path):
 
 def test_filter_box_and_sorting_by_header(loop, qtbot, tmp_path):
     with swarm_window(loop, qtbot, tmp_path) as (window, fake):
+        assert window.count_label.text() == "6 backends"
         qtbot.keyClicks(window.filter_edit, "err")
         assert table_column(window, Column.TITLE) == ["Remote box"]
+        assert window.count_label.text() == "Showing 1 of 6 backends"  # rows hidden by a filter are not "gone"
         window.filter_edit.clear()
         qtbot.keyClicks(window.filter_edit, "self-start")
         assert table_column(window, Column.ID) == ["0", "1"]
