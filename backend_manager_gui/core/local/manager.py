@@ -143,7 +143,10 @@ class LocalService:
         try:
             records, warnings = self._store.load()
             self.warnings.extend(warnings)
-            loaded = await asyncio.to_thread(self._load_secrets, records)
+            loaded: dict[int, dict[str, str]] = {}
+            # secrets go in and out of worker threads through closures: the thread pool (qasync's
+            # QThreadExecutor) logs a callable's arguments and its result at DEBUG
+            await asyncio.to_thread(lambda: loaded.update(self._load_secrets(records)))
             await self._guard.start()
         except BaseException:
             self._lock_file.release()
@@ -259,7 +262,7 @@ class LocalService:
             secret_names = entry.kind.secret_names()
             new_secrets = {k: str(v) for k, v in validated.items() if k in secret_names}
             if new_secrets != entry.secrets:
-                await asyncio.to_thread(self._write_secrets, entry.record.uid, entry.secrets, new_secrets)
+                await self._store_secrets(entry.record.uid, entry.secrets, new_secrets)
                 entry.secrets = new_secrets
             entry.record.settings = {k: v for k, v in validated.items() if k not in secret_names}
             entry.record.title = "" if title is None else str(title)
@@ -274,6 +277,10 @@ class LocalService:
             self._save()
             self._launch(entry)
             return self._snapshot(entry)
+
+    async def _store_secrets(self, uid: str, old: dict[str, str], new: dict[str, str]) -> None:
+        # a closure, not arguments: the thread pool (qasync's QThreadExecutor) logs a callable's arguments at DEBUG
+        await asyncio.to_thread(lambda: self._write_secrets(uid, old, new))
 
     def _write_secrets(self, uid: str, old: dict[str, str], new: dict[str, str]) -> None:
         for name, value in new.items():
@@ -296,8 +303,7 @@ class LocalService:
             entry.state.note("deleted")
             entry.state.log.close()
             self._save()
-            await asyncio.to_thread(self._write_secrets, entry.record.uid, entry.secrets,
-                                    {k: "" for k in entry.secrets})
+            await self._store_secrets(entry.record.uid, entry.secrets, {k: "" for k in entry.secrets})
             return True
 
     async def toggle_backend(self, backend_id: int, enabled: bool) -> bool:
