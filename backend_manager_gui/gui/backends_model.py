@@ -8,7 +8,7 @@ and gone ids. Display values are computed once per row in ``apply()`` so ``data(
 from __future__ import annotations
 
 import bisect
-from functools import cache
+from functools import cache, lru_cache
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import IntEnum
@@ -237,38 +237,32 @@ class BackendsModel(QAbstractTableModel):
         return backend.title or self.type_name(backend.type)
 
     def _make_row(self, b: Backend) -> _Row:
+        # runs for every new or changed backend (5,000 on a first load): plain locals, no enum indexing
         gpu, port = self._details(b) if self._details is not None else (_gpu_from_settings(b), "")
         last_used = b.time_since_used or ""
-        if b.seconds_since_used is None and not last_used:
-            last_used = ""
-        display = (
-            str(b.id),
-            self.display_title(b),
-            self.type_name(b.type),
-            STATUS_TEXT.get(b.status, b.status.value),
-            "",
-            b.current_model or "",
-            last_used,
-            gpu,
-            port,
-        )
-        never = float("inf")  # "Never" sorts after every real time
-        seconds = b.seconds_since_used if b.seconds_since_used is not None else never
+        title = b.title or self._type_names.get(b.type, b.type)
+        type_name = self._type_names.get(b.type, b.type)
+        status_text = STATUS_TEXT.get(b.status) or b.status.value
+        model = b.current_model or ""
+        display = (str(b.id), title, type_name, status_text, "", model, last_used, gpu, port)
+        seconds = b.seconds_since_used if b.seconds_since_used is not None else _NEVER
         if last_used.lower() == "never":
-            seconds = never
+            seconds = _NEVER  # "Never" sorts after every real time
+        title_key = title.casefold()
+        type_key = type_name.casefold()
         sort = (
             b.id,
-            display[Column.TITLE].casefold(),
-            display[Column.TYPE].casefold(),
+            title_key,
+            type_key,
             STATUS_ORDER.get(b.status, 99),
             1 if b.enabled else 0,
-            display[Column.MODEL].casefold(),
+            model.casefold(),
             seconds,
             _int_or_text(gpu),
             _int_or_text(port),
         )
         tooltip = b.status_message or STATUS_HINT.get(b.status, "")
-        search = "\x00".join((sort[Column.TITLE], sort[Column.TYPE], display[Column.STATUS].casefold()))
+        search = f"{title_key}\x00{type_key}\x00{status_text.casefold()}"
         return _Row(b, display, sort, tooltip, search)
 
     # ---- QAbstractTableModel -------------------------------------------------------------------
@@ -363,8 +357,14 @@ def _placeholder_brush() -> QBrush:
     return QBrush(QColor("#6b6b6b"))
 
 
+_NEVER = float("inf")
+
+
+@lru_cache(maxsize=4096)  # GPU and port texts repeat across thousands of rows
 def _int_or_text(text: str) -> tuple[int, int | str]:
     # numbers before words, numbers in numeric order; a (kind, value) pair keeps the types comparable
+    if not text:
+        return (2, text)
     try:
         return (0, int(text.split(",")[0]))
     except ValueError:
