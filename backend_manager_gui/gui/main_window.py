@@ -399,6 +399,7 @@ class MainWindow(QMainWindow):
     # ================================================================== service
     def _new_poller(self, service: BackendService) -> Poller:
         poller = Poller(service, self, interval=self._poll_interval[0], max_interval=self._poll_interval[1])
+        poller.prepare = self.backends_model.prepare
         poller.snapshot_received.connect(self._on_snapshot_received)
         poller.poll_failed.connect(self._on_poll_failed)
         return poller

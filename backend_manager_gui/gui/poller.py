@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 
 from PySide6.QtCore import QObject, Signal
 
@@ -50,6 +50,9 @@ class Poller(QObject):
         self._resumed = asyncio.Event()
         self._resumed.set()
         self._waiters: list[asyncio.Future[None]] = []
+        #: awaited with each snapshot before it is handed on (the table works out its new rows here, a slice
+        #: at a time, so a big first load does not freeze the window)
+        self.prepare: Callable[[Mapping[int, Backend]], Awaitable[None]] | None = None
 
     # ---- control -------------------------------------------------------------------------------
     @property
@@ -142,6 +145,8 @@ class Poller(QObject):
             log.info("poll of %s failed (%d in a row): %s", self.service.location, self.failures, exc)
             self.poll_failed.emit(exc)
             return
+        if self.prepare is not None:
+            await self.prepare(snapshot)
         self.polls += 1
         self.failures = 0
         self.last_error = None
