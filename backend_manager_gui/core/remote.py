@@ -346,8 +346,20 @@ class RemoteService:
                 return _Decoded(fast)
         try:
             reply = json.loads(content)
-        except (ValueError, RecursionError):
-            kind = _describe_non_json(response.headers.get("content-type", ""), content)
+        except RecursionError:
+            # valid JSON, nested deeper than the parser goes: not "cut off", which would send people hunting a proxy
+            done(f"HTTP {status}, nested too deeply", logging.INFO)
+            raise ServiceUnavailable(
+                f"{self._base} did not answer like a SwarmUI server: it sent a reply nested too deeply to read (HTTP {status})."
+            ) from None
+        except ValueError as err:
+            if isinstance(err, UnicodeDecodeError):
+                kind = "a reply that is not UTF-8 text"  # JSON must be; "cut off" would mislead
+            else:
+                # a syntax error in JSON-looking text is most likely a cut-off reply; a ValueError that is not a
+                # syntax error (a number of 5,000 digits, over Python's int limit) is not
+                cut_off = isinstance(err, json.JSONDecodeError)
+                kind = _describe_non_json(response.headers.get("content-type", ""), content, cut_off=cut_off)
             done(f"HTTP {status}, {kind}", logging.INFO)
             raise ServiceUnavailable(
                 f"{self._base} did not answer like a SwarmUI server: it sent {kind} (HTTP {status})."
@@ -443,12 +455,12 @@ def _connect_reason(err: BaseException) -> str:
     return "could not connect"
 
 
-def _describe_non_json(content_type: str, content: bytes) -> str:
+def _describe_non_json(content_type: str, content: bytes, *, cut_off: bool = True) -> str:
     head = content.lstrip()[:64].lower()
     if "html" in content_type.lower() or head.startswith((b"<!doctype", b"<html", b"<h1", b"<")):
         return "a web page instead of an API reply"
     if not content.strip():
         return "an empty reply"
     if head.startswith((b"{", b"[")):
-        return "an incomplete (cut off) reply"
+        return "an incomplete (cut off) reply" if cut_off else "a reply that is not valid JSON"
     return "a reply that is not JSON"
