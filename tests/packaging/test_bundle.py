@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tarfile
@@ -60,6 +61,27 @@ def test_unpacked_bundle_prints_its_version_offscreen(bundle: Path) -> None:
                             env=_bare_env(QT_QPA_PLATFORM="offscreen"), timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == f"backend-manager-gui {__version__}"
+
+
+def test_bundle_runs_the_orphan_watchdog_that_kills_workers_when_the_manager_dies(bundle: Path) -> None:
+    """The local manager starts ``sys.executable -I -c <watchdog>``; in the bundle sys.executable is the app."""
+    from backend_manager_gui.core.local.process import _WATCHDOG
+
+    worker = subprocess.Popen(["sleep", "60"], start_new_session=True)  # a worker in its own process group
+    try:
+        watchdog = subprocess.Popen([str(bundle / "backend-manager-gui"), "-I", "-c", _WATCHDOG],
+                                    stdin=subprocess.PIPE, stderr=subprocess.PIPE, env=_bare_env())
+        assert watchdog.stdin is not None
+        watchdog.stdin.write(f"+{worker.pid}\n".encode())
+        watchdog.stdin.flush()
+        assert worker.poll() is None
+        watchdog.stdin.close()  # what the OS does when the manager dies, however it dies
+        assert watchdog.wait(timeout=30) == 0, watchdog.stderr.read() if watchdog.stderr else ""
+        assert worker.wait(timeout=10) == -signal.SIGKILL
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()
 
 
 def test_install_script_puts_the_command_and_menu_entry_in_the_users_home(bundle: Path, tmp_path: Path) -> None:
