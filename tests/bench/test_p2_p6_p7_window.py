@@ -131,9 +131,15 @@ def window(loop, qtbot, tmp_path, server_url) -> Iterator[MainWindow]:
 
 
 def test_p2_worst_stall_while_polling_5000(loop, window, benchmark, request, strict):
+    from backend_manager_gui.gui.app import MainThreadGarbageCollector
+
     seconds = float(request.config.getoption("--p2-seconds"))
+    collector = MainThreadGarbageCollector()  # the app's own garbage collection policy, as run_app installs it
     probe = StallProbe()
     probe.start()
+    # the floor: the same probe on the same loop with nothing else to do (this machine is shared)
+    run(loop, asyncio.sleep(3.0))
+    floor = max(probe.take())
     started = time.perf_counter()
     window.show()
     until(loop, lambda: window.backends_model.rowCount() == N_BACKENDS, 120, "5,000 rows listed")
@@ -147,6 +153,7 @@ def test_p2_worst_stall_while_polling_5000(loop, window, benchmark, request, str
     keystrokes = benchmark.pedantic(steady, rounds=1, iterations=1)
     steady_lateness = probe.take()
     run(loop, probe.stop())
+    collector.stop()
     polls = window.poller.polls - polls_before
     assert polls >= max(1, int(seconds / (2.0 + LATENCY)) - 1), "the window kept polling"
     assert window.backends_model.rowCount() == N_BACKENDS
@@ -156,10 +163,10 @@ def test_p2_worst_stall_while_polling_5000(loop, window, benchmark, request, str
     worst_first = max(first_load)
     met = worst <= 0.050
     figure = (f"worst {ms(worst)} (p99 {ms(p99)}) over {seconds:g} s, {polls} polls, {keystrokes} keystrokes; "
-              f"first load of 5,000 rows: worst {ms(worst_first)}")
+              f"first load of 5,000 rows: worst {ms(worst_first)}; idle floor {ms(floor)}")
     record(benchmark, "P2", f"worst loop stall, polling 5,000 (1 s latency), {seconds:g} s", "≤ 50 ms", figure, met,
            worst_ms=worst * 1000, p99_ms=p99 * 1000, polls=polls, keystrokes=keystrokes, seconds=seconds,
-           first_load_worst_ms=worst_first * 1000, first_load_s=load_s)
+           first_load_worst_ms=worst_first * 1000, first_load_s=load_s, idle_floor_ms=floor * 1000)
     print(f"\nP2: {figure}")
     if strict:
         assert met, figure
