@@ -250,7 +250,7 @@ class MainWindow(QMainWindow):
         act = QAction(text, self)
         if icon:
             act.setIcon(icons.icon(icon))
-        keys = [QKeySequence(k) for k in shortcuts]
+        keys = _unique_keys(shortcuts)
         if keys:
             act.setShortcuts(keys)
         if tip:
@@ -418,7 +418,8 @@ class MainWindow(QMainWindow):
                 dock.set_service(service)
         self._apply_service_layout()
         where = service.location
-        self.setWindowTitle(f"Backend Manager — {where}")
+        # "<where> — Backend Manager": Qt appends the display name itself unless the title already ends with it
+        self.setWindowTitle(f"{where} — Backend Manager")
         self.status_label.setText(f"Connecting to {where}…")
         for warning in getattr(service, "warnings", None) or []:
             self.message_bar.show_info(str(warning))
@@ -1130,6 +1131,19 @@ class MainWindow(QMainWindow):
         self.settings.setValue("window/state", self.saveState())
         self.settings.setValue("table/header", self.table.horizontalHeader().saveState())
         self.settings.sync()
+
+
+def _unique_keys(shortcuts: Iterable[QKeySequence | QKeySequence.StandardKey | str | Qt.Key]) -> list[QKeySequence]:
+    """Expand standard keys and drop duplicates: Qt ignores a shortcut bound twice on one action as "ambiguous"
+    (on X11 StandardKey.Quit is Ctrl+Q, so Quit + "Ctrl+Q" made Ctrl+Q do nothing)."""
+    out: dict[str, QKeySequence] = {}
+    for key in shortcuts:
+        seqs = QKeySequence.keyBindings(key) if isinstance(key, QKeySequence.StandardKey) else [QKeySequence(key)]
+        for seq in seqs:
+            text = seq.toString()
+            if text and text not in out:
+                out[text] = seq
+    return list(out.values())
 
 
 def _next_free_gpu(used: set[str], gpus: list[str] | None) -> str | None:

@@ -55,7 +55,7 @@ def test_switching_from_this_computer_to_a_server_with_a_token_and_back(loop, qt
         assert table_column(window, Column.TITLE) == ["On the server", "Broken there"]
         until(loop, lambda: status_text(window).startswith(f"Connected to {fake.url}"))
         assert resets == [True]  # the one place the table is reset
-        assert window.windowTitle() == f"Backend Manager — {fake.url}"
+        assert window.windowTitle() == f"{fake.url} — Backend Manager"
         assert window.table.isColumnHidden(Column.PORT)
         assert window.gpu_dock is None or not window.gpu_dock.isVisible()
         # the token went to the keyring, never into the settings file

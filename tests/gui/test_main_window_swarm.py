@@ -57,7 +57,7 @@ def test_window_shows_every_backend_and_a_summary(loop, qtbot, tmp_path):
         # a server has no worker ports or GPU column of its own
         assert window.table.isColumnHidden(Column.PORT) and window.table.isColumnHidden(Column.GPU)
         assert window.gpu_dock is None or not window.gpu_dock.isVisible()  # a server has no GPU report
-        assert window.windowTitle().endswith(fake.url)
+        assert window.windowTitle().startswith(fake.url)
 
 
 def test_status_change_on_the_server_shows_up(loop, qtbot, tmp_path):
@@ -326,3 +326,25 @@ def test_minimized_window_stops_polling(loop, qtbot, tmp_path):
         window.showNormal()
         until(loop, lambda: not window.poller.paused)
         until(loop, lambda: fake.calls["listbackends"] > settle + 1)
+
+
+def test_no_key_is_bound_twice(loop, qtbot, tmp_path):
+    """Qt ignores a shortcut bound twice as "ambiguous": Ctrl+Q and F5 once did nothing on X11 for that reason."""
+    from PySide6.QtGui import QAction, QKeySequence
+
+    from backend_manager_gui.gui.main_window import _unique_keys
+
+    # the case that broke: a standard key plus the same key spelled out
+    keys = [k.toString() for k in _unique_keys((QKeySequence.StandardKey.Refresh, "F5"))]
+    assert keys.count("F5") == 1
+    with swarm_window(loop, qtbot, tmp_path) as (window, _fake):
+        seen: dict[tuple[str, int], str] = {}
+        for action in window.findChildren(QAction):
+            keys = [k.toString() for k in action.shortcuts() if not k.isEmpty()]
+            assert len(keys) == len(set(keys)), f"{action.text()!r} has a key twice: {keys}"
+            for key in keys:
+                where = (key, int(action.shortcutContext().value))
+                assert where not in seen, f"{key} is bound to both {seen[where]!r} and {action.text()!r}"
+                seen[where] = action.text()
+        assert [seen[k] for k in seen if k[0] == "F5"] == ["Refresh"]
+        assert [seen[k] for k in seen if k[0] == "Ctrl+Q"] == ["Quit"]
