@@ -76,7 +76,9 @@ STATUS_TEXT = {
 STATUS_ORDER = {status: i for i, status in enumerate(STATUS_TEXT)}
 #: Why a status is shown when the service gave no message of its own.
 STATUS_HINT = {
-    BackendStatus.ERRORED: "The backend failed to start or crashed.",
+    # only a server's backends come without a status_message: say where the reason is
+    BackendStatus.ERRORED: "The backend failed to start or crashed. The server gave no reason: "
+    "its own log (in SwarmUI: Server → Logs) says why.",
     BackendStatus.LOADING: "The backend is starting up.",
     BackendStatus.WAITING: "Waiting to start.",
     BackendStatus.RUNNING: "Running and ready for work.",

@@ -170,6 +170,10 @@ class LogDock(QDockWidget):
             elif self._backend_id is None or not self._has_live_logs():
                 where = getattr(self._service, "location", None)
                 self.source_label.setText(f"This app's log (requests to {where} and errors)" if where else "This app's log")
+            self.text.setPlaceholderText(
+                "Nothing logged yet. Failed requests, refusals and errors will show here."
+                if self._backend_id is None or not self._has_live_logs() else ""
+            )
             self.text.setPlainText("\n".join(self._app_lines))
             self._scroll_if_following()
         self.open_button.setVisible(self._has_live_logs())

@@ -93,6 +93,8 @@ def test_remote_service_shows_the_apps_own_log_of_errors(loop, qtbot) -> None:
                 dock.set_service(service)
                 assert not dock.is_live and not dock.open_button.isVisible()
                 assert fake.url in dock.source_label.text()
+                # an empty log says what will appear there, so it does not look broken
+                assert "Nothing logged yet" in dock.text.placeholderText()
                 btype = {t.id: t for t in await service.list_backend_types()}["comfyui_api"]
                 backend = (await service.list_backends())[bid]
                 task = asyncio.ensure_future(edit_backend_dialog(window, service, backend, btype))
