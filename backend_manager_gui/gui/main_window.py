@@ -180,6 +180,8 @@ class MainWindow(QMainWindow):
         self._unreachable_notice = False
         self._previous_status: dict[int, BackendStatus] | None = None
         self.notifications: list[tuple[str, str]] = []
+        self._unlisten: Callable[[], None] | None = None
+        self._listener_status: dict[int, BackendStatus] = {}
 
         self.backends_model = BackendsModel(self)
         self.backends_model.toggle_requested.connect(self._on_toggle_requested)
@@ -420,9 +422,19 @@ class MainWindow(QMainWindow):
         where = service.location
         # "<where> — Backend Manager": Qt appends the display name itself unless the title already ends with it
         self.setWindowTitle(f"{where} — Backend Manager")
+        self._listen_to(service)
         self.status_label.setText(f"Connecting to {where}…")
         for warning in getattr(service, "warnings", None) or []:
             self.message_bar.show_info(str(warning))
+
+    def _listen_to(self, service: BackendService | None) -> None:
+        if self._unlisten is not None:
+            self._unlisten()
+            self._unlisten = None
+        self._listener_status = {}
+        add_listener = getattr(service, "add_listener", None)
+        if service is not None and callable(add_listener):
+            self._unlisten = add_listener(self._on_local_status_changed)
 
     def _local_details(self, backend: Backend) -> tuple[str, str]:
         gpu = ",".join(sorted(_gpu_ids(backend), key=lambda s: (len(s), s)))
@@ -483,6 +495,7 @@ class MainWindow(QMainWindow):
             return
         self._shut_down = True
         self._countdown.stop()
+        self._listen_to(None)
         await self.poller.stop()
         await cancel_tasks(list(self._tasks))
         for dock in (self.log_dock, self.gpu_dock):
@@ -584,16 +597,31 @@ class MainWindow(QMainWindow):
     def _notify_new_errors(self, snapshot: dict[int, Backend]) -> None:
         previous = self._previous_status
         self._previous_status = {i: b.status for i, b in snapshot.items()}
-        if previous is None:
-            return  # what was already errored when we connected is in the table, not news
+        if previous is None or self._unlisten is not None:
+            # what was already errored when we connected is in the table, not news; the embedded manager
+            # tells us of each change itself (_on_local_status_changed), also while polling is paused
+            return
         for backend_id, backend in snapshot.items():
             if backend.status is BackendStatus.ERRORED and previous.get(backend_id) not in (None, BackendStatus.ERRORED):
-                title = f"{self.backends_model.display_title(backend)} (#{backend_id}) errored"
-                message = backend.status_message or "The backend stopped with an error."
-                self.notifications.append((title, message))
-                if self.tray is not None:
-                    self.tray.showMessage(title, message, QSystemTrayIcon.MessageIcon.Warning, 10_000)
-                self.backend_errored.emit(title, message)
+                self._notify_errored(backend)
+
+    def _on_local_status_changed(self, backend: Backend) -> None:
+        """The embedded manager's own change events: a crash is news even while the window is minimized."""
+        before = self._listener_status.get(backend.id)
+        if before is None:
+            known = self.backends_model.backend(backend.id)
+            before = known.status if known is not None else None
+        self._listener_status[backend.id] = backend.status
+        if backend.status is BackendStatus.ERRORED and before not in (None, BackendStatus.ERRORED):
+            self._notify_errored(backend)
+
+    def _notify_errored(self, backend: Backend) -> None:
+        title = f"{self.backends_model.display_title(backend)} (#{backend.id}) errored"
+        message = backend.status_message or "The backend stopped with an error."
+        self.notifications.append((title, message))
+        if self.tray is not None:
+            self.tray.showMessage(title, message, QSystemTrayIcon.MessageIcon.Warning, 10_000)
+        self.backend_errored.emit(title, message)
 
     # ================================================================== selection and enablement
     def selected_backends(self) -> list[Backend]:

@@ -126,6 +126,21 @@ def test_crashed_worker_shows_errored_with_its_message(loop, qtbot, tmp_path):
         assert window.notifications and window.notifications[-1][0] == "Crashy (#0) errored"
 
 
+def test_a_crash_while_minimized_is_still_notified_once(loop, qtbot, tmp_path):
+    """Polling pauses while minimized, but a worker crash is news: the manager's own events bring it."""
+    with local_window(loop, qtbot, tmp_path, workers=1) as (window, service):
+        window.showMinimized()
+        until(loop, lambda: window.poller.paused)
+        psutil.Process(service.details(0).pid).kill()
+        until(loop, lambda: [n for n in window.notifications if n[0] == "Worker 0 (#0) errored"], timeout=10)
+        assert "SIGKILL" in window.notifications[-1][1] or "-9" in window.notifications[-1][1]
+        window.showNormal()
+        until(loop, lambda: not window.poller.paused)
+        until(loop, lambda: row_text(window, 0, Column.STATUS) == "Running", timeout=20)  # AutoRestart
+        # the poll after restoring does not announce the same crash again
+        assert [n[0] for n in window.notifications].count("Worker 0 (#0) errored") == 1
+
+
 def test_delete_then_one_backend_per_gpu(loop, qtbot, tmp_path):
     with local_window(loop, qtbot, tmp_path) as (window, service):
         pid = service.details(0).pid
