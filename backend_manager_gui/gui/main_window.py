@@ -953,6 +953,12 @@ class MainWindow(QMainWindow):
         if made:
             self.statusBar().showMessage("Duplicated: " + "; ".join(made), 8000)
             self.select_backends(new_ids)
+        if len(new_ids) == 1:
+            # one copy: offer its settings (the GPU it was put on above all) for review, as Add does
+            await self.poller.refresh()
+            copy = self.backends_model.backend(new_ids[0])
+            if copy is not None:
+                await self.edit_backend(copy)
 
     # ---- one backend per GPU -------------------------------------------------------------------
     def _on_per_gpu_triggered(self) -> None:

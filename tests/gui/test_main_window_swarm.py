@@ -283,6 +283,15 @@ def test_duplicate_copies_settings_onto_the_next_gpu(loop, qtbot, tmp_path):
         until(loop, lambda: row_text(window, 6, Column.TITLE) == "Big GPU (copy)")
         assert "on GPU 2" in window.statusBar().currentMessage()
         assert [b.id for b in window.selected_backends()] == [6]
+        # the copy opens for review, showing the GPU it was put on; the person can move it
+        until(loop, lambda: _edit_dialog(window) is not None)
+        dialog = _edit_dialog(window)
+        gpu_field = dialog.form.widget_for("GPU_ID")
+        assert gpu_field.text() == "2"
+        gpu_field.setText("3")
+        dialog.save_button.click()
+        until(loop, lambda: fake.backends[6]["settings"]["GPU_ID"] == "3")
+        until(loop, lambda: _edit_dialog(window) is None)
 
 
 def test_server_going_away_and_coming_back(loop, qtbot, tmp_path):
