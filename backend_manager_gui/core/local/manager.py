@@ -116,6 +116,7 @@ class LocalService:
         self._listeners: list[Callable[[Backend], None]] = []
         self._started = False
         self._closed = False
+        self._save_pending = False
 
     def __repr__(self) -> str:
         return f"LocalService({str(self.data_dir)!r}, backends={len(self._entries)})"
@@ -190,6 +191,7 @@ class LocalService:
         if not self._started:
             return
         await asyncio.gather(*(self._halt(e) for e in self._entries.values()), return_exceptions=True)
+        self._save_if_pending()
         for entry in self._entries.values():
             entry.state.log.close()
         if self._client is not None:
@@ -420,6 +422,19 @@ class LocalService:
         except OSError as exc:
             raise BackendApiError(f"Cannot save the backends to {self._store.path}: {exc.strerror or exc}.") from None
 
+    def _save_soon(self) -> None:
+        """Save on the loop's next turn: sixteen workers taking their ports at once cost one write (and one
+        fsync), not sixteen in a row before the last of them is even spawned."""
+        if not self._save_pending:
+            self._save_pending = True
+            asyncio.get_running_loop().call_soon(self._save_if_pending)
+
+    def _save_if_pending(self) -> None:
+        if self._save_pending:
+            self._save_pending = False
+            with contextlib.suppress(BackendApiError):
+                self._save()
+
     def _snapshot(self, entry: _Entry) -> Backend:
         status, message = entry.status()
         settings = dict(entry.record.settings)
@@ -461,8 +476,7 @@ class LocalService:
         if entry.kind.supervised:
             def on_port(port: int, e: _Entry = entry) -> None:
                 e.record.port = port
-                with contextlib.suppress(BackendApiError):
-                    self._save()
+                self._save_soon()
 
             entry.runner = Supervisor(
                 backend_id=entry.record.id, kind=entry.kind, settings=settings, state=entry.state,
