@@ -68,11 +68,15 @@ async def main() -> None:
             await asyncio.sleep(0.02)
         all_running = time.time() - t0
         own = []
+        created_after: list[float] = []
+        ready_after: list[float] = []
         for i in ids:
             text = svc.log_path(i).read_text("utf-8")
             line = next(ln for ln in text.splitlines() if "TIMED created=" in ln)
             fields = dict(part.split("=") for part in line.split("TIMED ", 1)[1].split())
             own.append(float(fields["ready"]) - float(fields["created"]))
+            created_after.append(round(float(fields["created"]) - t0, 3))
+            ready_after.append(round(float(fields["ready"]) - t0, 3))
         await asyncio.sleep(2.0)  # let the last status notes settle
         me = psutil.Process()
         before = me.cpu_times()
@@ -82,7 +86,8 @@ async def main() -> None:
         wall = time.perf_counter() - w0
         cpu = (after.user - before.user) + (after.system - before.system)
         still = sum(1 for b in (await svc.list_backends()).values() if b.status is BackendStatus.RUNNING)
-        print(json.dumps({"all_running_s": all_running, "own_ready_s": own, "idle_cpu_s": cpu, "idle_wall_s": wall,
+        print(json.dumps({"all_running_s": all_running, "own_ready_s": own, "created_after_s": created_after,
+                          "ready_after_s": ready_after, "idle_cpu_s": cpu, "idle_wall_s": wall,
                           "running_after_idle": still, "workers": len(ids)}), flush=True)
     finally:
         await svc.aclose()

@@ -37,6 +37,10 @@ LATENCY = 1.0
 
 def child_env(tmp: Path) -> dict[str, str]:
     env = dict(os.environ)
+    # an installed app runs from compiled bytecode: let the children cache theirs (outside the tree), as pip's
+    # install would have, whatever this shell says
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPYCACHEPREFIX"] = str(Path(os.environ.get("TMPDIR", "/tmp")) / "backend-manager-bench-pycache")
     env.update(QT_QPA_PLATFORM="offscreen", PYTHONPATH=str(ROOT), XDG_CONFIG_HOME=str(tmp / "config"),
                XDG_DATA_HOME=str(tmp / "data"), XDG_STATE_HOME=str(tmp / "state"), XDG_CACHE_HOME=str(tmp / "cache"),
                PYTHON_KEYRING_BACKEND="keyring.backends.null.Keyring")
