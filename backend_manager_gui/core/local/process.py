@@ -139,11 +139,17 @@ class OrphanGuard:
 
     def __init__(self) -> None:
         self._watchdog: asyncio.subprocess.Process | None = None
+        self._fork_pid: int | None = None
+        self._fork_fd: int | None = None
         self._job: Any = None
 
     async def start(self) -> None:
         if os.name == "nt":  # pragma: no cover - Windows only
             self._job = _WindowsJob()
+            return
+        if getattr(sys, "frozen", False):
+            # in a bundle sys.executable is the app, not a Python that takes -c: fork the watchdog instead
+            self._fork_watchdog()
             return
         self._watchdog = await asyncio.create_subprocess_exec(
             sys.executable, "-I", "-c", _WATCHDOG,
@@ -151,9 +157,34 @@ class OrphanGuard:
             start_new_session=True, close_fds=True,
         )
 
+    def _fork_watchdog(self) -> None:  # pragma: no cover - frozen builds only
+        read_fd, write_fd = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            # the child runs only plain code on a pipe (no locks another thread could hold), then exits
+            try:
+                os.close(write_fd)
+                os.setsid()
+                groups: set[int] = set()
+                buf = b""
+                while chunk := os.read(read_fd, 4096):
+                    buf += chunk
+                    *lines, buf = buf.split(b"\n")
+                    for line in lines:
+                        if line[:1] in (b"+", b"-") and line[1:].isdigit():
+                            (groups.add if line[:1] == b"+" else groups.discard)(int(line[1:]))
+                for group in groups:
+                    with contextlib.suppress(OSError):
+                        os.killpg(group, signal.SIGKILL)
+            finally:
+                os._exit(0)
+        os.close(read_fd)
+        self._fork_pid = pid
+        self._fork_fd = write_fd
+
     @property
     def watchdog_pid(self) -> int | None:
-        return self._watchdog.pid if self._watchdog else None
+        return self._watchdog.pid if self._watchdog else self._fork_pid
 
     def popen_kwargs(self) -> dict[str, Any]:
         if os.name == "nt":  # pragma: no cover - Windows only
@@ -165,6 +196,10 @@ class OrphanGuard:
         return kwargs
 
     def _tell(self, line: str) -> None:
+        if self._fork_fd is not None:  # pragma: no cover - frozen builds only
+            with contextlib.suppress(OSError):
+                os.write(self._fork_fd, line.encode() + b"\n")
+            return
         if self._watchdog and self._watchdog.stdin and not self._watchdog.stdin.is_closing():
             self._watchdog.stdin.write(line.encode() + b"\n")
 
@@ -180,6 +215,13 @@ class OrphanGuard:
             self._tell(f"-{pid}")
 
     async def close(self) -> None:
+        if self._fork_fd is not None:  # pragma: no cover - frozen builds only
+            os.close(self._fork_fd)
+            self._fork_fd = None
+            pid, self._fork_pid = self._fork_pid, None
+            if pid:
+                # reap it off the loop: it exits at once on EOF
+                await asyncio.to_thread(_reap, pid)
         if self._watchdog is not None:
             wd, self._watchdog = self._watchdog, None
             if wd.stdin:
@@ -192,6 +234,11 @@ class OrphanGuard:
         if self._job is not None:  # pragma: no cover - Windows only
             self._job.close()
             self._job = None
+
+
+def _reap(pid: int) -> None:  # pragma: no cover - frozen builds only
+    with contextlib.suppress(ChildProcessError, OSError):
+        os.waitpid(pid, 0)
 
 
 class _WindowsJob:  # pragma: no cover - Windows only; written with care but not run here
@@ -577,7 +624,8 @@ class Supervisor:
         try:
             while True:
                 elapsed = time.monotonic() - start
-                self._set(BackendStatus.LOADING, f"waiting for {what} — {int(elapsed)} s")
+                note = f" ({self._port_note})" if self._port_note else ""
+                self._set(BackendStatus.LOADING, f"waiting for {what} — {int(elapsed)} s{note}")
                 remaining = timeout - elapsed
                 if remaining <= 0:
                     return False

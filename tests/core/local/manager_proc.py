@@ -1,7 +1,9 @@
 """Runs a LocalService in its own process for the no-orphans test: starts two workers (each with a
 grandchild), prints their pids as one JSON line, then waits to be killed.
 
-Usage: python manager_proc.py DATA_DIR COMFY_MAIN
+Usage: python manager_proc.py DATA_DIR COMFY_MAIN [MODE]
+MODE: "normal"; "frozen" (as in a PyInstaller bundle: the watchdog is forked, not a new Python);
+"pdeathsig-only" (no watchdog: only the Linux parent-death signal guards the workers).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import sys
 from pathlib import Path
 
 from backend_manager_gui.core.local import LocalService
+from backend_manager_gui.core.local.process import OrphanGuard
 
 
 async def main(data_dir: Path, comfy_main: Path) -> None:
@@ -25,14 +28,23 @@ async def main(data_dir: Path, comfy_main: Path) -> None:
                                    "HealthURL": "http://127.0.0.1:{port}/object_info"})
     while True:
         backends = await svc.list_backends()
-        if all(b.status.value == "running" for b in backends.values()):
+        children = [int(line.split("=")[1]) for i in (0, 1) for line in svc.log_tail(i) if line.startswith("CHILD_PID=")]
+        if all(b.status.value == "running" for b in backends.values()) and len(children) == 2:
             break
         await asyncio.sleep(0.05)
     pids = [svc.details(i).pid for i in (0, 1)]
-    children = [int(line.split("=")[1]) for i in (0, 1) for line in svc.log_tail(i) if line.startswith("CHILD_PID=")]
     print(json.dumps({"workers": pids, "grandchildren": children, "watchdog": svc._guard.watchdog_pid}), flush=True)
     await asyncio.Event().wait()
 
 
+async def _no_watchdog(self: OrphanGuard) -> None:
+    return None
+
+
 if __name__ == "__main__":
+    mode = sys.argv[3] if len(sys.argv) > 3 else "normal"
+    if mode == "frozen":
+        sys.frozen = True  # type: ignore[attr-defined]
+    elif mode == "pdeathsig-only":
+        OrphanGuard.start = _no_watchdog  # type: ignore[method-assign]
     asyncio.run(main(Path(sys.argv[1]), Path(sys.argv[2])))

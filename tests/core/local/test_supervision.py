@@ -15,7 +15,7 @@ from backend_manager_gui.core.local import LocalService
 from backend_manager_gui.core.local.process import RotatingLog
 from backend_manager_gui.core.models import Backend
 
-from .conftest import FAKE_COMFY, alive, comfy_settings, log_text, wait_for, wait_gone, wait_status
+from .conftest import alive, comfy_settings, log_text, wait_for, wait_gone, wait_status
 
 
 def _errored_events(svc: LocalService) -> list[tuple[float, Backend]]:
@@ -58,11 +58,16 @@ async def test_exit_code_and_last_stderr_line_in_the_message(svc: LocalService, 
 
 async def test_crash_loop_gives_up_and_never_ready_counts(svc: LocalService, comfy_main: Path) -> None:
     await svc.add_backend("comfyui_selfstart")
+    backoffs: list[str] = []
+    svc.add_listener(lambda b: backoffs.append(b.status_message.rsplit(" — ", 1)[1])
+                     if "restarting in" in (b.status_message or "") else None)
     # dies while still loading: each first launch that never became ready is a crash too
     await svc.edit_backend(0, "", comfy_settings(comfy_main, "--start-delay 5 --crash-after 0.2"))
     b = await wait_for(svc, 0, lambda b: (b.status_message or "").startswith("crash loop"), 20, "gave up")
     assert b.status.value == "errored"
     assert b.status_message.startswith("crash loop: 5 crashes in 10 min, not restarting")
+    # exponential backoff from backoff_base (0.1 s here; 1 s in the product)
+    assert backoffs == ["restarting in 0.1 s", "restarting in 0.2 s", "restarting in 0.4 s", "restarting in 0.8 s"]
     details = svc.details(0)
     assert details.crash_count_recent == 5 and details.restart_count == 4 and details.pid is None
     await asyncio.sleep(0.6)  # longer than the next backoff would be: it stays down

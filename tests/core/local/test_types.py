@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import socket
 import sys
 from collections.abc import AsyncIterator
@@ -15,7 +14,7 @@ import pytest
 
 from backend_manager_gui.core.local import LocalService
 
-from .conftest import FAKE_COMFY, comfy_settings, wait_for, wait_status
+from .conftest import FAKE_COMFY, comfy_settings, wait_status
 
 
 def _argv_line(svc: LocalService, backend_id: int) -> list[str]:
