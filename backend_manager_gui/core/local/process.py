@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import logging
 import os
 import shlex
 import signal
@@ -33,6 +34,8 @@ else:  # imported when a worker is first started or stopped, not while the windo
 from ..models import BackendStatus
 from .backend_types import LaunchPlan, WorkerKind
 from .ports import PortBook
+
+log = logging.getLogger(__name__)
 
 TAIL_LINES = 2000
 LOG_MAX_BYTES = 10 * 1024 * 1024
@@ -467,6 +470,14 @@ class Supervisor:
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run(), name=f"supervise backend {self.backend_id}")
+        self._task.add_done_callback(self._on_task_done)
+
+    def _on_task_done(self, task: asyncio.Task[None]) -> None:
+        # a bug in supervision must show up as a reason on the backend, not as a silently stale status
+        if not task.cancelled() and task.exception() is not None:
+            exc = task.exception()
+            log.error("supervision of backend %s failed", self.backend_id, exc_info=exc)
+            self._set(BackendStatus.ERRORED, f"internal error while supervising: {type(exc).__name__}")
 
     async def stop(self) -> None:
         """Stop the worker: polite signal, grace period, then kill its whole tree."""
@@ -715,6 +726,13 @@ class ApiMonitor:
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run(), name=f"watch backend {self.backend_id}")
+        self._task.add_done_callback(self._on_task_done)
+
+    def _on_task_done(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            exc = task.exception()
+            log.error("watching backend %s failed", self.backend_id, exc_info=exc)
+            self._set(BackendStatus.ERRORED, f"internal error while watching: {type(exc).__name__}")
 
     async def stop(self) -> None:
         task, self._task = self._task, None
