@@ -32,16 +32,35 @@ SLICE_S = 0.005
 _CHECK_EVERY = 32
 
 
+class _Entries:
+    """The entries of one reply, in order: key, whole entry text (key to separator), value text, id, Backend."""
+
+    __slots__ = ("keys", "texts", "values", "ids", "backends")
+
+    def __init__(self) -> None:
+        self.keys: list[str] = []
+        self.texts: list[str] = []
+        self.values: list[str] = []
+        self.ids: list[int] = []
+        self.backends: list[Backend] = []
+
+    def extend(self, other: _Entries, first: int, stop: int) -> None:
+        self.keys += other.keys[first:stop]
+        self.texts += other.texts[first:stop]
+        self.values += other.values[first:stop]
+        self.ids += other.ids[first:stop]
+        self.backends += other.backends[first:stop]
+
+
 class BackendListDecoder:
     """Decodes ``ListBackends`` replies of one server, remembering the previous reply's entries."""
 
     def __init__(self) -> None:
-        # key text -> (the entry's JSON text, its Backend)
-        self._previous: dict[str, tuple[str, Backend]] = {}
+        self._previous = _Entries()
         self._scan = json.JSONDecoder().raw_decode
 
     def forget(self) -> None:
-        self._previous = {}
+        self._previous = _Entries()
 
     async def decode(self, content: bytes | str) -> dict[int, Backend] | None:
         """``{id: Backend}`` ordered by id, or None when ``content`` is not a plain backend list.
@@ -52,11 +71,11 @@ class BackendListDecoder:
             text = content.decode("utf-8") if isinstance(content, (bytes, bytearray)) else content
         except UnicodeDecodeError:
             return None
-        previous = self._previous
-        current: dict[str, tuple[str, Backend]] = {}
-        out: dict[int, Backend] = {}
-        in_order = True
-        last_id = -1
+        prev = self._previous
+        p_texts, p_values = prev.texts, prev.values
+        n_prev = len(p_texts)
+        by_key: dict[str, int] | None = None  # key -> index in prev, made on the first entry off the run
+        cur = _Entries()
         pos = _SPACE.match(text).end()  # type: ignore[union-attr]  # always matches
         if not text.startswith("{", pos):
             return None
@@ -65,22 +84,34 @@ class BackendListDecoder:
         if after is not None and after.group(1) == "}":
             pos = after.end()
         else:
-            loop_slice_end = time.perf_counter() + SLICE_S
+            slice_end = time.perf_counter() + SLICE_S
             count = 0
+            j = 0  # the previous entry expected here
             while True:
+                # the common case: a run of entries exactly as they were, in the same order, separators and
+                # all (a JSON object ends at its own closing brace: the same text is the same value)
+                run = j
+                while j < n_prev and text.startswith(p_texts[j], pos):
+                    pos += len(p_texts[j])
+                    j += 1
+                if j > run:
+                    cur.extend(prev, run, j)
+                    if text[pos - 1] == "}":  # that run ended with the reply's closing brace
+                        break
+                # one entry that is new, moved or changed
+                entry_start = pos
                 key = _KEY.match(text, pos)
                 if key is None:
                     return None
                 start = key.end()
                 name = key.group(1)
-                if name in current:
-                    return None  # a repeated key: json.loads keeps the last one; leave that to it
-                seen = previous.get(name)
-                if seen is not None and text.startswith(seen[0], start):
-                    # a JSON object ends at its own closing brace: the same text here is the same value
-                    end = start + len(seen[0])
-                    backend = seen[1]
-                    current[name] = seen
+                if by_key is None:
+                    by_key = {k: i for i, k in enumerate(prev.keys)}
+                i = by_key.get(name)
+                if i is not None and text.startswith(p_values[i], start):
+                    value = p_values[i]
+                    end = start + len(value)
+                    backend = prev.backends[i]
                 else:
                     if not text.startswith("{", start):
                         return None
@@ -89,22 +120,31 @@ class BackendListDecoder:
                     except ValueError:
                         return None
                     backend = Backend.from_wire(raw)
-                    current[name] = (text[start:end], backend)
-                if backend.id <= last_id:
-                    in_order = False
-                last_id = backend.id
-                out[backend.id] = backend
+                    value = text[start:end]
+                if i is not None:
+                    j = i + 1
                 after = _AFTER.match(text, end)
                 if after is None:
                     return None
                 pos = after.end()
+                cur.keys.append(name)
+                cur.texts.append(text[entry_start:pos])
+                cur.values.append(value)
+                cur.ids.append(backend.id)
+                cur.backends.append(backend)
                 if after.group(1) == "}":
                     break
                 count += 1
-                if count % _CHECK_EVERY == 0 and time.perf_counter() > loop_slice_end:
+                if count % _CHECK_EVERY == 0 and time.perf_counter() > slice_end:
                     await asyncio.sleep(0)  # let paints, clicks and timers in
-                    loop_slice_end = time.perf_counter() + SLICE_S
+                    slice_end = time.perf_counter() + SLICE_S
         if _SPACE.match(text, pos).end() != len(text):  # type: ignore[union-attr]
             return None  # trailing garbage: json.loads refuses it, so must we
-        self._previous = current
-        return out if in_order else dict(sorted(out.items()))
+        if len(set(cur.keys)) != len(cur.keys):
+            return None  # a repeated key: json.loads keeps the last one; leave that to it
+        self._previous = cur
+        out = dict(zip(cur.ids, cur.backends))
+        ids = cur.ids
+        if len(out) == len(ids) and ids == sorted(ids):
+            return out
+        return dict(sorted(out.items()))

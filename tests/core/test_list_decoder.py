@@ -63,3 +63,33 @@ def test_any_spacing_and_order_decodes_like_json(entries, indent):
     for _ in range(2):  # the second time through the reuse path
         got = asyncio.run(decoder.decode(text.encode()))
         assert got == backends_from_wire(json.loads(text)) and list(got) == sorted(got)
+
+
+_ENTRY = st.tuples(st.integers(0, 30), st.sampled_from(["running", "idle", "errored"]), st.text(max_size=6))
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(_ENTRY, max_size=10), st.lists(_ENTRY, max_size=10), st.sampled_from([None, 1]))
+def test_any_reply_after_any_other_decodes_like_json(first, second, indent):
+    """Entries added, removed, moved or changed between two polls: the second result is still exactly json's."""
+    import asyncio
+
+    decoder = BackendListDecoder()
+    for entries in (first, second):
+        reply = {str(i): {"id": i, "type": "comfyui_api", "status": s, "title": t} for i, s, t in entries}
+        text = json.dumps(reply, indent=indent)
+        got = asyncio.run(decoder.decode(text.encode()))
+        assert got == backends_from_wire(json.loads(text)) and list(got) == sorted(got)
+
+
+async def test_a_backend_added_in_the_middle_and_one_removed():
+    reply = server_reply(10)
+    decoder = BackendListDecoder()
+    first = await decoder.decode(json.dumps(reply).encode())
+    del reply["3"]
+    reply = {**{k: v for k, v in reply.items() if int(k) < 5}, "42": {**reply["4"], "id": 42},
+             **{k: v for k, v in reply.items() if int(k) >= 5}}
+    second = await decoder.decode(json.dumps(reply).encode())
+    assert second == backends_from_wire(reply) and list(second) == sorted(second)
+    assert 3 not in second and second[42].id == 42
+    assert all(second[i] is first[i] for i in second if i != 42)
