@@ -11,7 +11,7 @@ import asyncio
 import bisect
 import time
 from functools import cache, lru_cache
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
@@ -183,17 +183,29 @@ class BackendsModel(QAbstractTableModel):
             self.endRemoveRows()
         # changed rows
         rows = self._rows
-        for row, backend_id in enumerate(self._ids):
+        ids = self._ids
+        if recompute:
+            candidates: Iterable[int] = range(len(ids))
+        else:
+            candidates = [r for r, i in enumerate(ids) if snapshot[i] is not rows[i].backend]
+        changed: list[tuple[int, list[int]]] = []
+        for row in candidates:
+            backend_id = ids[row]
             backend = snapshot[backend_id]
             old = rows[backend_id]
-            if backend is old.backend and not recompute:
-                continue
             new = self._make_row(backend) if recompute else self._row_for(backend)
             if new == old:
                 continue
+            rows[backend_id] = new
             cols = new.changed_columns(old)
-            self._rows[backend_id] = new
             if cols:
+                changed.append((row, cols))
+        if len(changed) > _MANY_CHANGED:
+            # type names arriving, a server restarting every worker: one signal for the whole span (views
+            # repaint only what is visible), not thousands of signals each handled on their own
+            self.dataChanged.emit(self.index(changed[0][0], 0), self.index(changed[-1][0], _COLUMN_COUNT - 1))
+        else:
+            for row, cols in changed:
                 self.dataChanged.emit(self.index(row, cols[0]), self.index(row, cols[-1]))
         # new rows, each at its place in id order; ids that land side by side go in with one signal
         # (a first load of 5,000 rows is one insert, not 5,000)
@@ -368,6 +380,8 @@ class BackendsModel(QAbstractTableModel):
         return False
 
 
+#: Above this many changed rows, apply() signals one span instead of each row.
+_MANY_CHANGED = 64
 # what data() compares with, looked up once
 _COLUMN_COUNT = len(Column)
 _COL_ID, _COL_TITLE, _COL_STATUS, _COL_ENABLED, _COL_PORT = (
