@@ -19,8 +19,12 @@ class LatenessProbe(QObject):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.worst_ms = 0.0
+        #: CPU time this thread used during the worst gap: near worst_ms = the app itself was busy; near 0 = the
+        #: thread waited (blocking I/O, or the machine gave its cores to other processes)
+        self.worst_cpu_ms = 0.0
         self.ticks = 0
         self._last: float | None = None
+        self._last_cpu = 0.0
         self._timer = QTimer(self)
         self._timer.setTimerType(Qt.TimerType.PreciseTimer)
         self._timer.setInterval(PROBE_PERIOD_MS)
@@ -28,18 +32,24 @@ class LatenessProbe(QObject):
 
     def start(self) -> None:
         self._last = time.perf_counter()
+        self._last_cpu = time.thread_time()
         self._timer.start()
+
+    def verdict(self) -> str:
+        return f"the event loop was blocked {self.worst_ms:.0f} ms (this thread ran {self.worst_cpu_ms:.0f} ms of it)"
 
     def stop(self) -> None:
         self._timer.stop()
         self._last = None
 
     def _on_tick(self) -> None:
-        now = time.perf_counter()
+        now, cpu = time.perf_counter(), time.thread_time()
         if self._last is not None:
             late = (now - self._last) * 1000 - PROBE_PERIOD_MS
-            self.worst_ms = max(self.worst_ms, late)
-        self._last = now
+            if late > self.worst_ms:
+                self.worst_ms = late
+                self.worst_cpu_ms = (cpu - self._last_cpu) * 1000
+        self._last, self._last_cpu = now, cpu
         self.ticks += 1
 
 
