@@ -850,8 +850,12 @@ class MainWindow(QMainWindow):
             self._editing.discard(backend.id)
             self._update_actions()
         if edited is not None:
+            chosen = [b.id for b in self.selected_backends()]
             await self.poller.refresh()
-            self.select_backends([edited.id])
+            now = [b.id for b in self.selected_backends()]
+            # follow the edited row (its id may have moved), unless the person picked another row meanwhile
+            if not now or now == chosen:
+                self.select_backends([edited.id])
         return edited
 
     # ---- add -----------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from backend_manager_gui.core.remote import RemoteService
 from backend_manager_gui.gui.backends_model import Column
 from backend_manager_gui.gui.main_window import MainWindow
 from tests.gui.conftest import run
-from tests.gui.window_helpers import row_text, status_text, table_column, temp_settings, until
+from tests.gui.window_helpers import row_text, settle, status_text, table_column, temp_settings, until
 from tests.support.fake_swarm import FakeSwarm
 
 
@@ -357,3 +357,36 @@ def test_no_key_is_bound_twice(loop, qtbot, tmp_path):
                 seen[where] = action.text()
         assert [seen[k] for k in seen if k[0] == "F5"] == ["Refresh"]
         assert [seen[k] for k in seen if k[0] == "Ctrl+Q"] == ["Quit"]
+
+
+def test_selection_after_an_edit_follows_the_row_but_not_over_the_persons_choice(loop, qtbot, tmp_path):
+    with swarm_window(loop, qtbot, tmp_path) as (window, fake):
+        # an ID move: the edited row stays selected under its new id
+        window.select_backends([4])
+        window.act_edit.trigger()
+        until(loop, lambda: _edit_dialog(window) is not None)
+        dialog = _edit_dialog(window)
+        dialog.id_spin.setValue(9)
+        dialog.save_button.click()
+        until(loop, lambda: window.backends_model.row_of(9) is not None and [b.id for b in window.selected_backends()] == [9])
+        # the person picks another row while the refresh after Save is still under way (held open here)
+        gate = asyncio.Event()
+        real_refresh = window.poller.refresh
+
+        async def held_refresh() -> None:
+            await gate.wait()
+            await real_refresh()
+
+        window.poller.refresh = held_refresh
+        window.select_backends([0])
+        window.act_edit.trigger()
+        until(loop, lambda: _edit_dialog(window) is not None)
+        dialog = _edit_dialog(window)
+        dialog.title_edit.setText("Renamed")
+        dialog.save_button.click()
+        until(loop, lambda: _edit_dialog(window) is None)
+        window.select_backends([3])
+        gate.set()
+        until(loop, lambda: row_text(window, 0, Column.TITLE) == "Renamed")
+        settle(loop, 0.3)
+        assert [b.id for b in window.selected_backends()] == [3]
