@@ -165,11 +165,13 @@ def test_p2_worst_stall_while_polling_5000(loop, window, benchmark, request, str
     worst = max(steady_lateness)
     p99 = statistics.quantiles(steady_lateness, n=100)[98]
     worst_first = max(first_load)
+    over = sum(1 for x in steady_lateness if x > 0.050)
     met = worst <= 0.050
-    figure = (f"worst {ms(worst)} (p99 {ms(p99)}) over {seconds:g} s, {polls} polls, {keystrokes} keystrokes; "
+    figure = (f"worst {ms(worst)} (p99 {ms(p99)}; {over} of {len(steady_lateness)} ticks > 50 ms) over {seconds:g} s, "
+              f"{polls} polls, {keystrokes} keystrokes; "
               f"first load of 5,000 rows: worst {ms(worst_first)}; idle floor {ms(floor)}")
     record(benchmark, "P2", f"worst loop stall, polling 5,000 (1 s latency), {seconds:g} s", "≤ 50 ms", figure, met,
-           worst_ms=worst * 1000, p99_ms=p99 * 1000, polls=polls, keystrokes=keystrokes, seconds=seconds,
+           worst_ms=worst * 1000, p99_ms=p99 * 1000, ticks_over_50ms=over, ticks=len(steady_lateness), polls=polls, keystrokes=keystrokes, seconds=seconds,
            first_load_worst_ms=worst_first * 1000, first_load_s=load_s, idle_floor_ms=floor * 1000)
     print(f"\nP2: {figure}")
     if strict:
