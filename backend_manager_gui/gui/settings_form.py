@@ -14,11 +14,12 @@ from __future__ import annotations
 import html
 import math
 import textwrap
+import time
 from dataclasses import replace
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from PySide6.QtCore import QEvent, QObject, Qt
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -28,6 +29,7 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
+    QLayout,
     QLineEdit,
     QSizePolicy,
     QSpacerItem,
@@ -164,27 +166,60 @@ class _DecimalSpinBox(QDoubleSpinBox):
 
 
 class _Field:
-    """One setting's editor. Subclasses set ``widget`` and implement ``_show``/``value``."""
+    """One setting's editor. The value it shows is worked out without Qt (``_prepare``), so a field whose
+    widgets are not built yet still reads back, warns and validates exactly as an untouched built one would;
+    ``build()`` makes the widgets (the form builds them a slice at a time: 10,000 settings must not freeze
+    the window). Subclasses implement ``_prepare``/``_create``/``_show``/``_read``."""
 
     def __init__(self, spec: SettingSpec) -> None:
         self.spec = spec
-        self.widget: QWidget = QWidget()
+        self.widget: QWidget | None = None
         self.warning: str | None = None  # the stored value did not fit: shown under the field
         self.original: Any = None
+        self._initial: Any = None  # what an untouched field reads back
+        self._prepared = False
+
+    @property
+    def built(self) -> bool:
+        return self.widget is not None
+
+    def build(self) -> QWidget:
+        if self.widget is None:
+            if not self._prepared:
+                self.set_value(None)
+            self.widget = self._create()
+            self._show()
+        return self.widget
 
     def set_value(self, value: Any) -> None:
         self.original = value
         self.warning = None
-        self._show(value)
-
-    def _show(self, value: Any) -> None:
-        raise NotImplementedError
+        self._prepared = True
+        self._prepare(value)
+        if self.widget is not None:
+            self._show()
 
     def value(self) -> Any:
-        raise NotImplementedError
+        if self.widget is None:
+            if not self._prepared:
+                self.set_value(None)
+            return self._initial
+        return self._read()
 
     def error(self) -> str | None:
         return None
+
+    def _prepare(self, value: Any) -> None:
+        raise NotImplementedError
+
+    def _create(self) -> QWidget:
+        raise NotImplementedError
+
+    def _show(self) -> None:
+        raise NotImplementedError
+
+    def _read(self) -> Any:
+        raise NotImplementedError
 
     def _fallback(self, value: Any, parse: Callable[[Any], Any], neutral: Any, what: str) -> Any:
         """``parse(value)``, or the spec's default (else ``neutral``) with a warning when it does not fit."""
@@ -205,27 +240,28 @@ class _Field:
 
 
 class _TextField(_Field):
-    def __init__(self, spec: SettingSpec) -> None:
-        super().__init__(spec)
-        self.edit = QLineEdit()
-        self.edit.setPlaceholderText(_short(spec.placeholder, 200))
-        self.widget = self.edit
-        self._shown = ""
+    edit: QLineEdit
 
-    def _show(self, value: Any) -> None:
+    def _prepare(self, value: Any) -> None:
         if value is None:
             value = self.spec.default
         # A hidden value (the secret marker) is never displayed; left empty it goes back as the marker.
-        self._shown = "" if value == SECRET_MARKER else _as_text(value)
-        self.edit.setText(self._shown)
-        if value == SECRET_MARKER:
-            self.edit.setPlaceholderText(UNCHANGED_PLACEHOLDER)
-
-    def value(self) -> Any:
+        self._hidden = value == SECRET_MARKER
+        self._shown = "" if self._hidden else _as_text(value)
         # An unchanged value goes back exactly as it came (a number stays a number).
-        if self.edit.text() == self._shown and self.original is not None:
-            return self.original
-        return self.edit.text()
+        self._initial = self.original if self.original is not None else self._shown
+
+    def _create(self) -> QWidget:
+        self.edit = QLineEdit()
+        return self.edit
+
+    def _show(self) -> None:
+        self.edit.setText(self._shown)
+        self.edit.setPlaceholderText(UNCHANGED_PLACEHOLDER if self._hidden else _short(self.spec.placeholder, 200))
+
+    def _read(self) -> Any:
+        text = self.edit.text()
+        return self._initial if text == self._shown else text
 
 
 class _UnknownField(_TextField):
@@ -233,72 +269,85 @@ class _UnknownField(_TextField):
 
     def __init__(self, spec: SettingSpec) -> None:
         super().__init__(spec)
+        self.note = f"Unknown setting type '{_short(spec.type, 40)}': edited as text"
+
+    def _create(self) -> QWidget:
+        super()._create()
         box = QWidget()
         row = QHBoxLayout(box)
         row.setContentsMargins(0, 0, 0, 0)
         mark = QLabel()
         mark.setPixmap(icon("warning").pixmap(16, 16))
-        self.note = f"Unknown setting type '{_short(spec.type, 40)}': edited as text"
         mark.setToolTip(rich_tooltip(self.note))
         mark.setAccessibleName(self.note)
         self.edit.setToolTip(rich_tooltip(self.note))
         row.addWidget(self.edit, 1)
         row.addWidget(mark)
         self.mark = mark
-        self.widget = box
+        return box
 
 
 class _IntegerField(_Field):
-    def __init__(self, spec: SettingSpec) -> None:
-        super().__init__(spec)
+    spin: QSpinBox
+
+    def _prepare(self, value: Any) -> None:
+        self._initial = self._fallback(value, parse_int, 0, "a whole number")
+
+    def _create(self) -> QWidget:
         self.spin = QSpinBox()
         self.spin.setRange(INT32_MIN, INT32_MAX)
         self.spin.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.spin.setMinimumWidth(120)
         self.spin.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
-        self.widget = self.spin
+        return self.spin
 
-    def _show(self, value: Any) -> None:
-        self.spin.setValue(self._fallback(value, parse_int, 0, "a whole number"))
+    def _show(self) -> None:
+        self.spin.setValue(self._initial)
 
-    def value(self) -> int:
+    def _read(self) -> int:
         return self.spin.value()
 
 
 class _DecimalField(_Field):
-    def __init__(self, spec: SettingSpec) -> None:
-        super().__init__(spec)
+    spin: _DecimalSpinBox
+
+    def _prepare(self, value: Any) -> None:
+        self._initial = self._fallback(value, parse_float, 0.0, "a number")
+
+    def _create(self) -> QWidget:
         self.spin = _DecimalSpinBox()
         self.spin.setDecimals(DECIMALS)
         self.spin.setRange(-DECIMAL_LIMIT, DECIMAL_LIMIT)
         self.spin.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.spin.setMinimumWidth(120)
         self.spin.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
-        self.widget = self.spin
-        self._parsed = 0.0
+        return self.spin
 
-    def _show(self, value: Any) -> None:
-        self._parsed = self._fallback(value, parse_float, 0.0, "a number")
-        self.spin.setValue(self._parsed)
+    def _show(self) -> None:
+        self.spin.setValue(self._initial)
 
-    def value(self) -> float:
+    def _read(self) -> float:
         # An untouched value goes back exactly (the spin box keeps only DECIMALS places: 1e-7 would become 0).
         shown = round(self.spin.value(), DECIMALS)
-        if shown == round(self._parsed, DECIMALS):
-            return self._parsed
+        if shown == round(self._initial, DECIMALS):
+            return self._initial
         return shown
 
 
 class _BooleanField(_Field):
-    def __init__(self, spec: SettingSpec) -> None:
-        super().__init__(spec)
+    check: QCheckBox
+
+    def _prepare(self, value: Any) -> None:
+        self._initial = self._fallback(value, parse_bool, False, "true or false")
+
+    def _create(self) -> QWidget:
         self.check = QCheckBox()
-        self.widget = self.check
+        return self.check
 
-    def _show(self, value: Any) -> None:
-        self.check.setChecked(self._fallback(value, parse_bool, False, "true or false"))
+    def _show(self) -> None:
+        self.check.setChecked(self._initial)
 
-    def value(self) -> bool:
+    def _read(self) -> bool:
         return self.check.isChecked()
 
 
@@ -306,21 +355,14 @@ class _DropdownField(_Field):
     """Shows ``value_names``, stores ``values``. A stored value the server does not offer is kept as an
     extra entry (marked) rather than silently replaced; choosing it is reported by ``error()``."""
 
+    combo: QComboBox
+
     def __init__(self, spec: SettingSpec) -> None:
         super().__init__(spec)
-        self.combo = QComboBox()
-        self.combo.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
-        self.combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.combo.setMinimumContentsLength(16)
         self.values: tuple[str, ...] = spec.values or ()
-        names = spec.value_names if spec.value_names and len(spec.value_names) == len(self.values) else self.values
-        # No choices at all: let the user type (an editable combo) instead of offering an empty list.
-        self.combo.setEditable(not self.values)
-        for stored, shown in zip(self.values, names):
-            self.combo.addItem(_short(shown, 120), stored)
-            self.combo.setItemData(self.combo.count() - 1, rich_tooltip(shown), Qt.ItemDataRole.ToolTipRole)
-        self._extra_index: int | None = None
-        self.widget = self.combo
+        self._index: int | None = None  # the entry shown; None: the extra entry, or typed text (no choices)
+        self._extra: str | None = None  # a stored value the server does not offer
+        self._extra_index: int | None = None  # where the extra entry is in the built combo box
 
     def _match(self, value: Any) -> str | None:
         text = _as_text(value)
@@ -329,35 +371,66 @@ class _DropdownField(_Field):
         lowered = {v.lower(): v for v in self.values}
         return lowered.get(text.lower())
 
-    def _show(self, value: Any) -> None:
-        if self._extra_index is not None:
-            self.combo.removeItem(self._extra_index)
-            self._extra_index = None
+    def _prepare(self, value: Any) -> None:
         if value is None:
             value = self.spec.default
+        self._index, self._extra = None, None
         if not self.values:
-            self.combo.setEditText(_as_text(value))
+            self._initial = _as_text(value)
             return
         match = self._match(value) if value is not None else None
         if match is not None:
-            self.combo.setCurrentIndex(self.values.index(match))
+            self._index = self.values.index(match)
+            self._initial = match
         elif value is None:
-            self.combo.setCurrentIndex(0)
+            self._index = 0
+            self._initial = self.values[0]
         else:
-            text = _as_text(value)
-            self.combo.addItem(f"{_short(text, 80)} (not offered by the server)", text)
+            self._extra = self._initial = _as_text(value)
+            self.warning = f"Stored value {_describe(self._extra)} is not one of the choices the server offers."
+
+    def _create(self) -> QWidget:
+        self.combo = QComboBox()
+        self.combo.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.combo.setMinimumContentsLength(16)
+        names = (
+            self.spec.value_names
+            if self.spec.value_names and len(self.spec.value_names) == len(self.values)
+            else self.values
+        )
+        # No choices at all: let the user type (an editable combo) instead of offering an empty list.
+        self.combo.setEditable(not self.values)
+        for stored, shown in zip(self.values, names):
+            self.combo.addItem(_short(shown, 120), stored)
+            self.combo.setItemData(self.combo.count() - 1, rich_tooltip(shown), Qt.ItemDataRole.ToolTipRole)
+        return self.combo
+
+    def _show(self) -> None:
+        if self._extra_index is not None:
+            self.combo.removeItem(self._extra_index)
+            self._extra_index = None
+        if not self.values:
+            self.combo.setEditText(self._initial)
+        elif self._extra is not None:
+            self.combo.addItem(f"{_short(self._extra, 80)} (not offered by the server)", self._extra)
             self._extra_index = self.combo.count() - 1
             self.combo.setCurrentIndex(self._extra_index)
-            self.warning = f"Stored value {_describe(text)} is not one of the choices the server offers."
+        else:
+            self.combo.setCurrentIndex(self._index or 0)
 
-    def value(self) -> Any:
+    def _read(self) -> Any:
         if not self.values:
             return self.combo.currentText()
         data = self.combo.currentData()
         return data if data is not None else self.combo.currentText()
 
     def error(self) -> str | None:
-        if self.values and self._extra_index is not None and self.combo.currentIndex() == self._extra_index:
+        if self.widget is None:
+            chose_extra = self._extra is not None
+        else:
+            chose_extra = self._extra_index is not None and self.combo.currentIndex() == self._extra_index
+        if self.values and chose_extra:
             return f"{_describe(self.value())} is not one of the choices: pick one."
         return None
 
@@ -365,17 +438,21 @@ class _DropdownField(_Field):
 class _ListField(_Field):
     """A comma-separated line; reads back as a list of stripped, non-empty strings."""
 
-    def __init__(self, spec: SettingSpec) -> None:
-        super().__init__(spec)
+    edit: QLineEdit
+
+    def _prepare(self, value: Any) -> None:
+        self._text = ", ".join(self._fallback(value, parse_list, [], "a list"))
+        self._initial = parse_list(self._text)
+
+    def _create(self) -> QWidget:
         self.edit = QLineEdit()
-        self.edit.setPlaceholderText(_short(spec.placeholder, 200) or "item 1, item 2, …")
-        self.widget = self.edit
+        self.edit.setPlaceholderText(_short(self.spec.placeholder, 200) or "item 1, item 2, …")
+        return self.edit
 
-    def _show(self, value: Any) -> None:
-        items = self._fallback(value, parse_list, [], "a list")
-        self.edit.setText(", ".join(items))
+    def _show(self) -> None:
+        self.edit.setText(self._text)
 
-    def value(self) -> list[str]:
+    def _read(self) -> list[str]:
         return parse_list(self.edit.text())
 
 
@@ -383,15 +460,27 @@ class _SecretField(_Field):
     """A password field with a show/hide button. The stored secret is never displayed: an empty field
     means "keep it" (reads back as ``SECRET_MARKER``); "Clear" removes it."""
 
+    edit: QLineEdit
+
     def __init__(self, spec: SettingSpec) -> None:
         super().__init__(spec)
+        self.has_stored = False
+
+    def _prepare(self, value: Any) -> None:
+        # Only the marker means "a secret is stored". A plain value (a service that hands it out) is
+        # shown masked, as typed text would be.
+        self.has_stored = value == SECRET_MARKER
+        self._text = "" if value is None or self.has_stored else _as_text(value)
+        self._initial = SECRET_MARKER if self.has_stored else self._text
+
+    def _create(self) -> QWidget:
         box = QWidget()
         row = QHBoxLayout(box)
         row.setContentsMargins(0, 0, 0, 0)
         row.setSpacing(2)
         self.edit = QLineEdit()
         self.edit.setEchoMode(QLineEdit.EchoMode.Password)
-        self.edit.setAccessibleName(spec.name)
+        self.edit.setAccessibleName(self.spec.name)
         self.reveal = QToolButton()
         self.reveal.setCheckable(True)
         self.reveal.setIcon(icon("show"))
@@ -405,8 +494,7 @@ class _SecretField(_Field):
         row.addWidget(self.edit, 1)
         row.addWidget(self.reveal)
         row.addWidget(self.clear)
-        self.widget = box
-        self.has_stored = False
+        return box
 
     def _on_reveal_toggled(self, shown: bool) -> None:
         self.edit.setEchoMode(QLineEdit.EchoMode.Normal if shown else QLineEdit.EchoMode.Password)
@@ -427,16 +515,13 @@ class _SecretField(_Field):
         else:
             self.edit.setPlaceholderText(_short(self.spec.placeholder, 200))
 
-    def _show(self, value: Any) -> None:
+    def _show(self) -> None:
         self.clear.setChecked(False)
-        # Only the marker means "a secret is stored". A plain value (a service that hands it out) is
-        # shown masked, as typed text would be.
-        self.has_stored = value == SECRET_MARKER
-        self.edit.setText("" if value is None or self.has_stored else _as_text(value))
+        self.edit.setText(self._text)
         self.clear.setVisible(self.has_stored)
         self._update_placeholder()
 
-    def value(self) -> str:
+    def _read(self) -> str:
         if self.clear.isChecked():
             return ""
         text = self.edit.text()
@@ -460,20 +545,94 @@ FIELD_BUILDERS: dict[str, _Builder] = {
 
 
 def build_field(spec: SettingSpec) -> _Field:
+    """The editor of ``spec``; its widgets are made by ``build()``."""
     if spec.is_secret:
         return _SecretField(spec)
     return FIELD_BUILDERS.get(spec.type, _UnknownField)(spec)
 
 
+# -- the form ------------------------------------------------------------------------------------------
+
+#: Rows built before the constructor returns: a screenful and more, so the first paint shows a filled form
+#: and small schemas (every real SwarmUI type) are complete at once.
+EAGER_ROWS = 40
+#: Rows per page. Each page is a widget with its own QFormLayout: adding rows re-lays out one page, not
+#: every row built so far (QFormLayout's work per insert grows with its row count: 10,000 rows took 16 s).
+PAGE_ROWS = 50
+#: The longest the form builds in one go before letting the event loop run (input, paint, network).
+SLICE_S = 0.008
+
+
+class _Section:
+    """Where rows go: the top of the form or one group box, as a column of pages with even label columns.
+
+    A page is filled while hidden and joins the column whole (``close_page``): a shown page that gets rows one
+    by one is re-laid out as each new widget appears."""
+
+    def __init__(self, form: SettingsForm, column: QVBoxLayout) -> None:
+        self._form = form
+        self.column = column
+        self._page: QWidget | None = None
+        self._layout: QFormLayout | None = None
+        self._rows_in_page = 0
+        self._first_labels: list[QLabel] = []
+        self._label_width = 0
+
+    def add_label(self, label: QLabel) -> QFormLayout:
+        """The layout the row of ``label`` goes into (a new page when none is open or it is full)."""
+        if self._layout is None or self._rows_in_page >= PAGE_ROWS:
+            self.close_page()
+            self._page = QWidget(self.column.parentWidget())  # hidden until close_page adds it
+            self._layout = self._form._new_form()
+            self._layout.setContentsMargins(0, 0, 0, 0)
+            self._page.setLayout(self._layout)
+            self._rows_in_page = 0
+            # The widest label of the section sets every page's label column: the first label of each page
+            # carries it as its minimum width (growing it touches one label per page, not every label).
+            self._first_labels.append(label)
+            label.setMinimumWidth(self._label_width)
+        self._rows_in_page += 1
+        width = label.sizeHint().width()
+        if width > self._label_width:
+            self._label_width = width
+            for first in self._first_labels:
+                first.setMinimumWidth(width)
+        return self._layout
+
+    def close_page(self) -> None:
+        if self._page is not None:
+            self.column.addWidget(self._page)
+        self._page, self._layout = None, None
+
+
+class _Row:
+    """One setting's place in the form: built or still waiting."""
+
+    __slots__ = ("field", "section", "duplicate", "layout", "warning_label")
+
+    def __init__(self, field: _Field, section: _Section, duplicate: bool) -> None:
+        self.field = field
+        self.section = section
+        self.duplicate = duplicate
+        self.layout: QFormLayout | None = None
+        self.warning_label: QLabel | None = None
+
+
 class SettingsForm(QWidget):
-    """Editors for ``specs``, showing ``values``. Put it in a QScrollArea: long schemas are tall."""
+    """Editors for ``specs``, showing ``values``. Put it in a QScrollArea: long schemas are tall.
+
+    The first ``EAGER_ROWS`` settings are built at once; the rest a slice (≤ ``SLICE_S``) at a time from the
+    event loop, so a schema of 10,000 settings never freezes the window. Until its row is built a setting
+    reads back, warns and validates as its untouched editor would; ``widget_for`` builds on demand.
+    """
 
     def __init__(
         self, specs: Sequence[SettingSpec], values: Mapping[str, Any], parent: QWidget | None = None
     ) -> None:
         super().__init__(parent)
         self._fields: dict[str, _Field] = {}
-        self._warning_labels: dict[str, tuple[QFormLayout, int, QLabel]] = {}
+        self._rows: list[_Row] = []
+        self._row_of: dict[str, int] = {}
         self._passthrough: dict[str, Any] = {}
         self._wheel_guard = _WheelGuard(self)
         self._help_font = self.font()
@@ -484,27 +643,67 @@ class SettingsForm(QWidget):
         self._warning_palette.setColor(QPalette.ColorRole.WindowText, QColor("#a36b00"))
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
-        form = self._new_form()
-        outer.addLayout(form)
-        for spec in specs:
-            if spec.type == SettingKind.GROUP.value and not spec.is_secret:
-                box = QGroupBox(_short(spec.name, 120) or "(unnamed group)")
-                if spec.description:
-                    box.setToolTip(rich_tooltip(spec.description))
-                form = self._new_form()
-                inner = QVBoxLayout(box)
-                if spec.description:
-                    inner.addWidget(self._help_label(spec.description))
-                inner.addLayout(form)
-                outer.addWidget(box)
+        # The form grows as slices add rows. Without this its layout runs at the old, too small height before the
+        # scroll area enlarges it: every page squeezed, then stretched back — each slice re-laid out every row.
+        outer.setSizeConstraint(QLayout.SizeConstraint.SetMinimumSize)
+        self._outer = outer
+        # Groups are made as the build reaches them (in order): (row index they come before, group spec, section).
+        self._groups: list[tuple[int, SettingSpec, _Section]] = []
+        self._section = _Section(self, self._new_column())
+        outer.addLayout(self._section.column)
+        # The schema is read into fields a slice at a time too (10,000 fields take ~0.1 s of pure Python); anything
+        # that needs every field (values(), errors(), set_values()…) reads the rest first.
+        self._specs = list(specs)
+        self._initial_values = dict(values)
+        self._next_spec = 0
+        self._stretch_added = False
+        self._next_row = 0
+        self._next_group = 0
+        self._timer = QTimer(self)
+        self._timer.setInterval(0)
+        self._timer.timeout.connect(self._on_build_slice)
+        self._build(EAGER_ROWS - 1)
+        if not self.fully_built():
+            self._timer.start()
+
+    def _read_specs(self, rows: int, deadline: float | None = None) -> None:
+        """Turn specs into fields until there are ``rows`` rows (or the deadline passes, or none are left)."""
+        values, group = self._initial_values, SettingKind.GROUP.value
+        while self._next_spec < len(self._specs) and len(self._rows) < rows:
+            if deadline is not None and self._next_spec % 64 == 0 and time.perf_counter() >= deadline:
+                return
+            spec = self._specs[self._next_spec]
+            self._next_spec += 1
+            if spec.type == group and not spec.is_secret:
+                self._section = _Section(self, self._new_column())
+                self._groups.append((len(self._rows), spec, self._section))
                 continue
-            if values.get(spec.name) == SECRET_MARKER and not spec.is_secret:
+            stored = values.get(spec.name)
+            if stored == SECRET_MARKER and not spec.is_secret:
                 # The service hides this value, so it is a secret whatever the schema says: never show the marker.
                 spec = replace(spec, is_secret=True)
-            self._add_row(form, spec)
-        outer.addStretch(1)
-        self._even_label_columns()
-        self.set_values(values)
+            field = build_field(spec)
+            duplicate = spec.name in self._fields
+            if not duplicate:
+                self._fields[spec.name] = field
+                self._row_of[spec.name] = len(self._rows)
+                field.set_value(stored)
+            self._rows.append(_Row(field, self._section, duplicate))
+        if self._next_spec >= len(self._specs) and self._initial_values:
+            # Every field exists now: stored values no setting describes are sent back unchanged.
+            for name, value in values.items():
+                if name not in self._fields:
+                    self._passthrough[name] = value
+            self._initial_values = {}
+
+    def _read_all_specs(self) -> None:
+        self._read_specs(len(self._specs) + 1)
+
+    def _new_column(self) -> QVBoxLayout:
+        column = QVBoxLayout()
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(2)  # as QFormLayout's vertical spacing: pages join without a seam
+        return column
 
     @staticmethod
     def _new_form() -> QFormLayout:
@@ -527,76 +726,121 @@ class SettingsForm(QWidget):
         label.setContentsMargins(0, 0, 0, _ROW_GAP)  # close under its field, apart from the next setting
         return label
 
-    def _warning_label(self, text: str) -> QLabel:
-        label = QLabel(_wrap(text))
-        label.setTextFormat(Qt.TextFormat.PlainText)
-        label.setPalette(self._warning_palette)
-        label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
-        return label
+    # -- building --------------------------------------------------------------------------------------
 
-    def _even_label_columns(self) -> None:
-        """Give every label of a form the width of the widest one. QFormLayout otherwise sizes the wrapped help
-        texts above the widest label for a narrower column, leaving gaps under them (seen with PySide6 6.11)."""
-        for form in self.findChildren(QFormLayout):
-            labels = [form.itemAt(r, QFormLayout.ItemRole.LabelRole) for r in range(form.rowCount())]
-            widgets = [item.widget() for item in labels if item is not None and item.widget() is not None]
-            if widgets:
-                width = max(w.sizeHint().width() for w in widgets)
-                for w in widgets:
-                    w.setMinimumWidth(width)
+    def fully_built(self) -> bool:
+        """Whether every setting's editor exists (a big schema is built a slice at a time after the first paint)."""
+        return (
+            self._next_spec >= len(self._specs)
+            and self._next_row >= len(self._rows)
+            and self._next_group >= len(self._groups)
+        )
 
-    def _add_row(self, form: QFormLayout, spec: SettingSpec) -> None:
-        field = build_field(spec)
-        for child in (field.widget, *field.widget.findChildren(QWidget)):
-            if isinstance(child, (QSpinBox, QDoubleSpinBox, QComboBox)):
-                child.installEventFilter(self._wheel_guard)
-        duplicate = spec.name in self._fields
-        tooltip = rich_tooltip(spec.description) if spec.description else ""
+    def _on_build_slice(self) -> None:
+        deadline = time.perf_counter() + SLICE_S
+        if self._next_spec < len(self._specs):
+            self._read_specs(len(self._specs) + 1, deadline)
+            return
+        self._build(len(self._rows), deadline=deadline)
+        if self.fully_built():
+            self._timer.stop()
+
+    def _build(self, through: int, deadline: float | None = None) -> None:
+        """Build rows in order through row ``through`` (and the groups before them), or with a ``deadline``
+        as many as fit before it."""
+        self._read_specs(through + 1)
+        open_sections: set[_Section] = set()
+        try:
+            while True:
+                while self._next_group < len(self._groups) and self._groups[self._next_group][0] <= self._next_row:
+                    self._add_group(*self._groups[self._next_group][1:])
+                    self._next_group += 1
+                if self._next_row >= len(self._rows) or (deadline is None and self._next_row > through):
+                    break
+                if deadline is not None and time.perf_counter() >= deadline:
+                    break
+                row = self._rows[self._next_row]
+                self._build_row(row)
+                open_sections.add(row.section)
+                self._next_row += 1
+        finally:
+            # Each slice ends its pages: the next slice's rows go to new (hidden) pages.
+            for section in open_sections:
+                section.close_page()
+            if self.fully_built() and not self._stretch_added:
+                self._outer.addStretch(1)
+                self._stretch_added = True
+
+    def _add_group(self, spec: SettingSpec, section: _Section) -> None:
+        box = QGroupBox(_short(spec.name, 120) or "(unnamed group)")
+        if spec.description:
+            box.setToolTip(rich_tooltip(spec.description))
+        inner = QVBoxLayout(box)
+        if spec.description:
+            inner.addWidget(self._help_label(spec.description))
+        inner.addLayout(section.column)
+        self._outer.addWidget(box)
+
+    def _build_row(self, row: _Row) -> None:
+        field, spec = row.field, row.field.spec
+        widget = field.build()
+        wheeled = getattr(field, "spin", None) or getattr(field, "combo", None)
+        if wheeled is not None:
+            wheeled.installEventFilter(self._wheel_guard)
         label = QLabel(_short(spec.name, _MAX_LABEL) or "(unnamed)")
         label.setTextFormat(Qt.TextFormat.PlainText)
         label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         label.setToolTip(rich_tooltip(spec.name + ("\n\n" + spec.description if spec.description else "")))
-        if tooltip and not field.widget.toolTip():
-            field.widget.setToolTip(tooltip)
-        form.addRow(label, field.widget)
-        # Warning and help go under the field, in the field column: rows of their own, no container widget
-        # (10,000 rows). A hidden warning row is hidden with setRowVisible so it takes no spacing.
-        warning = self._warning_label("")
-        warning_row = form.rowCount()  # rows are only appended, so this index stays right
-        form.setWidget(warning_row, QFormLayout.ItemRole.FieldRole, warning)
-        form.setRowVisible(warning_row, False)
+        if spec.description and not widget.toolTip():
+            widget.setToolTip(rich_tooltip(spec.description))
+        layout = row.section.add_label(label)
+        layout.addRow(label, widget)
+        row.layout = layout
+        # Help goes under the field, in the field column, as a row of its own (no container widget per setting).
+        # The warning row between them is only made when there is a warning.
         if spec.description.strip():
-            form.setWidget(form.rowCount(), QFormLayout.ItemRole.FieldRole, self._help_label(spec.description))
+            layout.addRow(None, self._help_label(spec.description))
         else:
-            form.setItem(form.rowCount(), QFormLayout.ItemRole.FieldRole, QSpacerItem(0, _ROW_GAP))
-        if duplicate:
+            layout.setItem(layout.rowCount(), QFormLayout.ItemRole.FieldRole, QSpacerItem(0, _ROW_GAP))
+        if row.duplicate:
             # Two settings with one name cannot both be saved: the first one wins, this one is inert.
-            field.widget.setEnabled(False)
-            text = f"Another setting is already named {_describe(spec.name)}: this one is ignored."
-            self._show_warning((form, warning_row, warning), text)
-            return
-        self._fields[spec.name] = field
-        self._warning_labels[spec.name] = (form, warning_row, warning)
+            widget.setEnabled(False)
+            self._show_warning(row, f"Another setting is already named {_describe(spec.name)}: this one is ignored.")
+        else:
+            self._show_warning(row, field.warning)
 
-    @staticmethod
-    def _show_warning(where: tuple[QFormLayout, int, QLabel], text: str | None) -> None:
-        form, row, label = where
-        label.setText(_wrap(text or ""))
-        form.setRowVisible(row, bool(text))
+    def _show_warning(self, row: _Row, text: str | None) -> None:
+        if row.layout is None:
+            return  # not built yet: the row shows the field's warning when it is
+        if row.warning_label is None:
+            if not text:
+                return
+            label = QLabel()
+            label.setTextFormat(Qt.TextFormat.PlainText)
+            label.setPalette(self._warning_palette)
+            label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+            at, _role = row.layout.getWidgetPosition(row.field.widget)
+            row.layout.insertRow(at + 1, None, label)
+            row.warning_label = label
+        row.warning_label.setText(_wrap(text or ""))
+        at, _role = row.layout.getWidgetPosition(row.warning_label)
+        row.layout.setRowVisible(at, bool(text))
 
     # -- public API ------------------------------------------------------------------------------------
 
     def set_values(self, values: Mapping[str, Any]) -> None:
         """Show ``values``; names the schema does not describe are kept and sent back unchanged."""
+        self._read_all_specs()
         for name, value in values.items():
             if name not in self._fields:
                 self._passthrough[name] = value
         for name, field in self._fields.items():
             if name in values or field.original is None:
                 field.set_value(values.get(name))
-                self._show_warning(self._warning_labels[name], field.warning)
+                self._show_warning(self._rows[self._row_of[name]], field.warning)
 
     def values(self) -> dict[str, Any]:
+        self._read_all_specs()
         out = dict(self._passthrough)
         for name, field in self._fields.items():
             out[name] = field.value()
@@ -604,6 +848,7 @@ class SettingsForm(QWidget):
 
     def errors(self) -> dict[str, str]:
         """Client-side validation: setting name → what is wrong, in words."""
+        self._read_all_specs()
         out: dict[str, str] = {}
         for name, field in self._fields.items():
             problem = field.error()
@@ -613,16 +858,28 @@ class SettingsForm(QWidget):
 
     def warnings(self) -> dict[str, str]:
         """Stored values that did not fit their type (shown under the field, replaced by the default)."""
+        self._read_all_specs()
         return {name: field.warning for name, field in self._fields.items() if field.warning}
 
     def widget_for(self, name: str) -> QWidget:
-        """The editor of setting ``name`` (the line edit / spin box / check box / combo box itself)."""
+        """The editor of setting ``name`` (the line edit / spin box / check box / combo box itself); built now
+        (with the rows before it) if the slices have not reached it yet."""
+        self._read_all_specs()
         field = self._fields[name]
+        if not field.built:
+            self._build(self._row_of[name])
         for attr in ("edit", "spin", "check", "combo"):
             widget = getattr(field, attr, None)
             if widget is not None:
                 return widget
+        assert field.widget is not None
         return field.widget
 
+    def is_built(self, name: str) -> bool:
+        """Whether the editor of setting ``name`` exists yet (``widget_for`` would not have to build it)."""
+        field = self._fields.get(name)
+        return field is not None and field.built
+
     def field_names(self) -> list[str]:
+        self._read_all_specs()
         return list(self._fields)
