@@ -42,6 +42,8 @@ class Column(IntEnum):
     LAST_USED = 6
     GPU = 7
     PORT = 8
+    #: why the backend is in its state (``status_message``); shown beside Status (see MainWindow)
+    DETAILS = 9
 
 
 HEADERS = {
@@ -54,9 +56,12 @@ HEADERS = {
     Column.LAST_USED: "Last used",
     Column.GPU: "GPU",
     Column.PORT: "Port",
+    Column.DETAILS: "Details",
 }
 #: Columns only the embedded manager can fill.
 LOCAL_ONLY_COLUMNS = (Column.GPU, Column.PORT)
+#: Columns only a server fills (our own manager knows no loaded model).
+REMOTE_ONLY_COLUMNS = (Column.MODEL,)
 
 #: The Backend object of a row.
 BACKEND_ROLE = int(Qt.ItemDataRole.UserRole) + 1
@@ -87,6 +92,9 @@ STATUS_HINT = {
     BackendStatus.DISABLED: "Disabled: it will not start until enabled.",
 }
 
+#: The Details of an errored backend whose service said nothing (a SwarmUI server never does).
+NO_REASON = "no reason given: see the server's log"
+
 #: Given a backend, (GPU text, port text) for the embedded manager's extra columns.
 DetailsProvider = Callable[[Backend], tuple[str, str]]
 
@@ -97,7 +105,7 @@ class _Row:
     display: tuple[str, ...]
     sort: tuple[Any, ...]
     tooltip: str
-    #: title, type and status text, casefolded, for the filter box (one ``in`` per row per keystroke)
+    #: title, type, status and details text, casefolded, for the filter box (one ``in`` per row per keystroke)
     search: str
 
     def changed_columns(self, other: _Row) -> list[int]:
@@ -265,7 +273,7 @@ class BackendsModel(QAbstractTableModel):
         return pos if pos < len(self._ids) and self._ids[pos] == backend_id else None
 
     def search_text(self, row: int) -> str:
-        """The casefolded title, type and status of a row, as the filter box matches them."""
+        """The casefolded title, type, status and details of a row, as the filter box matches them."""
         return self._rows[self._ids[row]].search
 
     def sort_key(self, row: int, column: int) -> Any:
@@ -286,7 +294,11 @@ class BackendsModel(QAbstractTableModel):
         type_name = self._type_names.get(b.type, b.type)
         status_text = STATUS_TEXT.get(b.status) or b.status.value
         model = b.current_model or ""
-        display = (str(b.id), title, type_name, status_text, "", model, last_used, gpu, port)
+        message = b.status_message or ""
+        details = message.split("\n", 1)[0].strip() if message else ""
+        if not details and b.status is BackendStatus.ERRORED:
+            details = NO_REASON
+        display = (str(b.id), title, type_name, status_text, "", model, last_used, gpu, port, details)
         seconds = b.seconds_since_used if b.seconds_since_used is not None else _NEVER
         if last_used.lower() == "never":
             seconds = _NEVER  # "Never" sorts after every real time
@@ -302,9 +314,10 @@ class BackendsModel(QAbstractTableModel):
             seconds,
             _int_or_text(gpu),
             _int_or_text(port),
+            details.casefold(),
         )
         tooltip = b.status_message or STATUS_HINT.get(b.status, "")
-        search = f"{title_key}\x00{type_key}\x00{status_text.casefold()}"
+        search = f"{title_key}\x00{type_key}\x00{status_text.casefold()}\x00{details.casefold()}"
         return _Row(b, display, sort, tooltip, search)
 
     # ---- QAbstractTableModel -------------------------------------------------------------------
@@ -365,6 +378,14 @@ class BackendsModel(QAbstractTableModel):
                 return _italic()
             if role == _FOREGROUND:
                 return _placeholder_brush()
+        if col == _COL_DETAILS:
+            if role == _TOOLTIP:
+                return row.tooltip  # the whole message; the cell shows its first line
+            if not row.backend.status_message:  # our own words standing in for the service's: set apart
+                if role == _FONT:
+                    return _italic()
+                if role == _FOREGROUND:
+                    return _placeholder_brush()
         if role == _ALIGNMENT and (col == _COL_ID or col == _COL_PORT):
             return _RIGHT_ALIGNED
         return None
@@ -385,8 +406,8 @@ class BackendsModel(QAbstractTableModel):
 _MANY_CHANGED = 64
 # what data() compares with, looked up once
 _COLUMN_COUNT = len(Column)
-_COL_ID, _COL_TITLE, _COL_STATUS, _COL_ENABLED, _COL_PORT = (
-    int(Column.ID), int(Column.TITLE), int(Column.STATUS), int(Column.ENABLED), int(Column.PORT))
+_COL_ID, _COL_TITLE, _COL_STATUS, _COL_ENABLED, _COL_PORT, _COL_DETAILS = (
+    int(Column.ID), int(Column.TITLE), int(Column.STATUS), int(Column.ENABLED), int(Column.PORT), int(Column.DETAILS))
 _DISPLAY = Qt.ItemDataRole.DisplayRole
 _CHECK = Qt.ItemDataRole.CheckStateRole
 _DECORATION = Qt.ItemDataRole.DecorationRole
@@ -446,7 +467,7 @@ def _runs(rows: list[int]) -> list[tuple[int, int]]:
 
 
 class BackendsFilterModel(QSortFilterProxyModel):
-    """Sorts by ``SORT_ROLE`` and keeps rows whose title, type or status contains the filter text."""
+    """Sorts by ``SORT_ROLE`` and keeps rows whose title, type, status or details contain the filter text."""
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)

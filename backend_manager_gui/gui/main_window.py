@@ -40,6 +40,7 @@ from . import icons
 from .backends_model import (
     BACKEND_ROLE,
     LOCAL_ONLY_COLUMNS,
+    REMOTE_ONLY_COLUMNS,
     BackendsFilterModel,
     BackendsModel,
     Column,
@@ -210,7 +211,7 @@ class MainWindow(QMainWindow):
         filter_row = QHBoxLayout()
         self.filter_edit = QLineEdit(central)
         self.filter_edit.setObjectName("filter_edit")
-        self.filter_edit.setPlaceholderText("Filter by title, type or status (Ctrl+F)")
+        self.filter_edit.setPlaceholderText("Filter by title, type, status or details (Ctrl+F)")
         self.filter_edit.setClearButtonEnabled(True)
         self.filter_edit.setMaximumWidth(360)
         self.filter_edit.textChanged.connect(self._on_filter_changed)
@@ -236,12 +237,14 @@ class MainWindow(QMainWindow):
         self.table.doubleClicked.connect(self._on_row_double_clicked)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        # the model's file name is the long one: it takes the spare width, and keeps both ends when cut
+        # why a backend is in its state is read at a glance beside its status, and takes the spare width;
+        # long texts (model file names, URLs in messages) keep both ends when cut
         header.setStretchLastSection(False)
-        header.setSectionResizeMode(Column.MODEL, QHeaderView.ResizeMode.Stretch)
+        header.moveSection(header.visualIndex(Column.DETAILS), header.visualIndex(Column.STATUS) + 1)
         self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         for col, width in ((Column.ID, 40), (Column.TITLE, 170), (Column.TYPE, 150), (Column.STATUS, 100),
-                           (Column.ENABLED, 64), (Column.MODEL, 190), (Column.LAST_USED, 120), (Column.GPU, 44), (Column.PORT, 64)):
+                           (Column.DETAILS, 260), (Column.ENABLED, 64), (Column.MODEL, 220), (Column.LAST_USED, 120),
+                           (Column.GPU, 44), (Column.PORT, 64)):
             header.resizeSection(col, width)
         self.table.selectionModel().selectionChanged.connect(self._on_selection_changed)
         layout.addWidget(self.table, 1)
@@ -1159,6 +1162,13 @@ class MainWindow(QMainWindow):
         embedded = self.is_embedded
         for col in LOCAL_ONLY_COLUMNS:
             self.table.setColumnHidden(col, not embedded)
+        for col in REMOTE_ONLY_COLUMNS:
+            self.table.setColumnHidden(col, embedded)
+        # the spare width goes to the long text each kind of service fills: our manager's reasons, a server's models
+        header = self.table.horizontalHeader()
+        stretch, other = (Column.DETAILS, Column.MODEL) if embedded else (Column.MODEL, Column.DETAILS)
+        header.setSectionResizeMode(other, QHeaderView.ResizeMode.Interactive)
+        header.setSectionResizeMode(stretch, QHeaderView.ResizeMode.Stretch)
         if self.gpu_dock is not None:
             self.gpu_dock.toggleViewAction().setVisible(embedded)
             if not embedded:

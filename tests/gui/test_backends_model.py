@@ -88,10 +88,10 @@ def test_apply_signals_only_the_rows_that_changed(qapp):
     assert spy.events == []
     # one status changes: one dataChanged, on that row, on the Status column only
     changed = dict(base)
-    changed[2] = replace(base[2], status=BackendStatus.ERRORED)
+    changed[2] = replace(base[2], status=BackendStatus.LOADING)
     model.apply(changed)
     assert spy.events == [("changed", 2, 2, Column.STATUS, Column.STATUS)]
-    assert _text(model, 2, Column.STATUS) == "Errored"
+    assert _text(model, 2, Column.STATUS) == "Loading"
 
 
 def test_apply_inserts_and_removes_rows_never_resets(qapp):
@@ -168,3 +168,22 @@ def test_filter_and_sort(qapp):
     proxy.set_filter_text("a")
     model.apply({**{i: model.backend(i) for i in (0, 1, 2, 10)}, 11: _b(11, title="zeta")})
     assert "zeta" in titles()
+
+
+def test_details_column_says_why_at_a_glance_and_the_filter_finds_it(qapp):
+    model = BackendsModel()
+    model.set_type_names(TYPES)
+    reason = "exited with code 1: CUDA out of memory\nTraceback (most recent call last):\n  ..."
+    model.apply(_snap(_b(0, status_message="running at http://127.0.0.1:8188"), _b(1, BackendStatus.ERRORED, status_message=reason), _b(2)))
+    # the cell shows the first line, the tooltip the whole message; no message, no text
+    assert [_text(model, r, Column.DETAILS) for r in range(3)] == ["running at http://127.0.0.1:8188", "exited with code 1: CUDA out of memory", ""]
+    assert model.data(model.index(1, Column.DETAILS), Qt.ItemDataRole.ToolTipRole) == reason
+    assert model.headerData(Column.DETAILS, Qt.Orientation.Horizontal) == "Details"
+    spy = _Spy(model)
+    model.apply(_snap(_b(0, status_message="running at http://127.0.0.1:8188"), _b(1, BackendStatus.ERRORED, status_message=reason),
+                      _b(2, BackendStatus.LOADING, status_message="waiting for http://127.0.0.1:8190/object_info — 3 s")))
+    assert spy.events and all(e[0] == "changed" and e[1] == e[2] == 2 for e in spy.events)
+    proxy = BackendsFilterModel()
+    proxy.setSourceModel(model)
+    proxy.set_filter_text("out of memory")
+    assert proxy.rowCount() == 1 and proxy.index(0, Column.ID).data() == "1"

@@ -123,6 +123,12 @@ def test_crashed_worker_shows_errored_with_its_message(loop, qtbot, tmp_path):
         model = window.backends_model
         tooltip = model.index(0, Column.STATUS).data(Qt.ItemDataRole.ToolTipRole)
         assert tooltip and tooltip != "The backend failed to start or crashed."  # the manager's own words
+        # ...and the reason is on screen without hovering: the Details column, right beside Status
+        assert row_text(window, 0, Column.DETAILS).startswith("exited with code")
+        header = window.table.horizontalHeader()
+        assert header.visualIndex(Column.DETAILS) == header.visualIndex(Column.STATUS) + 1
+        assert not window.table.isColumnHidden(Column.DETAILS)
+        assert window.table.isColumnHidden(Column.MODEL)  # our manager knows no loaded model: no empty column
         assert window.notifications and window.notifications[-1][0] == "Crashy (#0) errored"
 
 

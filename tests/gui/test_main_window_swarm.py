@@ -56,6 +56,9 @@ def test_window_shows_every_backend_and_a_summary(loop, qtbot, tmp_path):
         assert status_text(window) == f"Connected to {fake.url} — 2 running · 1 idle · 1 loading · 1 errored · 1 disabled"
         # a server has no worker ports or GPU column of its own
         assert window.table.isColumnHidden(Column.PORT) and window.table.isColumnHidden(Column.GPU)
+        assert not window.table.isColumnHidden(Column.MODEL)  # a server says which model each backend holds
+        # a server gives no reasons: an errored row says where to look instead of staying blank
+        assert table_column(window, Column.DETAILS) == ["", "", "no reason given: see the server's log", "", "", ""]
         assert window.gpu_dock is None or not window.gpu_dock.isVisible()  # a server has no GPU report
         assert window.windowTitle().startswith(fake.url)
 
