@@ -63,7 +63,10 @@ def infer_specs(values: Mapping[str, Any]) -> tuple[SettingSpec, ...]:
 class EditBackendDialog(QDialog):
     """Title, ID and the type's settings of one backend, with Save/Cancel and an inline error banner."""
 
-    def __init__(self, backend: Backend, backend_type: BackendType | None, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, backend: Backend, backend_type: BackendType | None, parent: QWidget | None = None,
+        *, browse_paths: bool = False,
+    ) -> None:
         super().__init__(parent)
         self.setObjectName("editBackendDialog")
         self.backend = backend
@@ -105,7 +108,7 @@ class EditBackendDialog(QDialog):
             specs = infer_specs(backend.settings)
         else:
             specs = backend_type.settings
-        self.form = SettingsForm(specs, backend.settings)
+        self.form = SettingsForm(specs, backend.settings, browse_paths=browse_paths)
         self.scroll = QScrollArea()
         self.scroll.setWidgetResizable(True)
         self.scroll.setWidget(self.form)
@@ -251,7 +254,9 @@ async def edit_backend_dialog(
     parent: QWidget | None, service: Any, backend: Backend, backend_type: BackendType | None
 ) -> Backend | None:
     """Edit ``backend`` in a dialog; the edited backend once the service accepted it, None on cancel."""
-    dialog = EditBackendDialog(backend, backend_type, parent)
+    # a Browse… button for paths only where the service runs here (a server's paths are on the server)
+    local = callable(getattr(service, "log_path", None)) and callable(getattr(service, "details", None))
+    dialog = EditBackendDialog(backend, backend_type, parent, browse_paths=local)
     try:
         return await dialog.run(service)
     finally:

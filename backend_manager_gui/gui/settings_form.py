@@ -16,6 +16,7 @@ import math
 import textwrap
 import time
 from dataclasses import replace
+from pathlib import Path
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -25,12 +26,14 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDoubleSpinBox,
+    QFileDialog,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
     QLabel,
     QLayout,
     QLineEdit,
+    QPushButton,
     QSizePolicy,
     QSpacerItem,
     QSpinBox,
@@ -262,6 +265,39 @@ class _TextField(_Field):
     def _read(self) -> Any:
         text = self.edit.text()
         return self._initial if text == self._shown else text
+
+
+class _PathField(_TextField):
+    """A path on this computer (the embedded manager's StartScript, Python, WorkingDir): typed, or picked with
+    Browse… in a file dialog that is opened non-modally (no nested event loop inside the app's asyncio loop)."""
+
+    def _create(self) -> QWidget:
+        super()._create()
+        box = QWidget()
+        row = QHBoxLayout(box)
+        row.setContentsMargins(0, 0, 0, 0)
+        self.browse_button = QPushButton("Browse…")
+        self.browse_button.setToolTip(
+            "Choose a folder" if self.spec.extra.get("browse") == "directory" else "Choose a file"
+        )
+        self.browse_button.clicked.connect(self._on_browse_clicked)
+        row.addWidget(self.edit, 1)
+        row.addWidget(self.browse_button)
+        return box
+
+    def _on_browse_clicked(self) -> None:
+        folder = self.spec.extra.get("browse") == "directory"
+        current = Path(self.edit.text().strip()).expanduser() if self.edit.text().strip() else Path.home()
+        start = current if current.is_dir() else current.parent
+        dialog = QFileDialog(self.browse_button.window(), f"Choose {self.spec.name}", str(start))
+        dialog.setObjectName("browseDialog")
+        dialog.setFileMode(QFileDialog.FileMode.Directory if folder else QFileDialog.FileMode.ExistingFile)
+        if not folder and self.spec.name == "StartScript":
+            dialog.setNameFilters(["ComfyUI main.py (main.py)", "All files (*)"])
+        dialog.fileSelected.connect(self.edit.setText)
+        dialog.finished.connect(dialog.deleteLater)
+        self.browse_dialog = dialog
+        dialog.open()
 
 
 class _UnknownField(_TextField):
@@ -544,10 +580,14 @@ FIELD_BUILDERS: dict[str, _Builder] = {
 }
 
 
-def build_field(spec: SettingSpec) -> _Field:
-    """The editor of ``spec``; its widgets are made by ``build()``."""
+def build_field(spec: SettingSpec, *, browse_paths: bool = False) -> _Field:
+    """The editor of ``spec``; its widgets are made by ``build()``. ``browse_paths``: settings the service
+    marks as paths (``"browse": "file" | "directory"``) get a Browse… button — only where the service runs
+    on this computer, since a server's paths are on the server."""
     if spec.is_secret:
         return _SecretField(spec)
+    if browse_paths and spec.type == SettingKind.TEXT.value and spec.extra.get("browse") in ("file", "directory"):
+        return _PathField(spec)
     return FIELD_BUILDERS.get(spec.type, _UnknownField)(spec)
 
 
@@ -627,9 +667,11 @@ class SettingsForm(QWidget):
     """
 
     def __init__(
-        self, specs: Sequence[SettingSpec], values: Mapping[str, Any], parent: QWidget | None = None
+        self, specs: Sequence[SettingSpec], values: Mapping[str, Any], parent: QWidget | None = None,
+        *, browse_paths: bool = False,
     ) -> None:
         super().__init__(parent)
+        self._browse_paths = browse_paths
         self._fields: dict[str, _Field] = {}
         self._rows: list[_Row] = []
         self._row_of: dict[str, int] = {}
@@ -682,7 +724,7 @@ class SettingsForm(QWidget):
             if stored == SECRET_MARKER and not spec.is_secret:
                 # The service hides this value, so it is a secret whatever the schema says: never show the marker.
                 spec = replace(spec, is_secret=True)
-            field = build_field(spec)
+            field = build_field(spec, browse_paths=self._browse_paths)
             duplicate = spec.name in self._fields
             if not duplicate:
                 self._fields[spec.name] = field

@@ -255,3 +255,31 @@ def test_thousands_of_settings_with_huge_descriptions_build(qtbot) -> None:
     out = form.values()
     assert len(out) == 2_000 and out["S1"] == 0 and out["S4"] == "a"
     assert "not a whole number" in form.warnings()["S1"]
+
+
+def test_paths_of_this_computer_get_a_browse_button_that_fills_the_field(qtbot, tmp_path) -> None:
+    """The embedded manager's path settings (StartScript…) can be picked in a file dialog; a server's cannot
+    (its paths are on the server), even when the schema marks them."""
+    from PySide6.QtWidgets import QFileDialog, QPushButton
+
+    from backend_manager_gui.core.local.backend_types.comfyui import ComfySelfStartKind
+
+    selfstart = ComfySelfStartKind.info
+    main = tmp_path / "ComfyUI" / "main.py"
+    main.parent.mkdir()
+    main.write_text("")
+    form = SettingsForm(selfstart.settings, {"StartScript": ""}, browse_paths=True)
+    qtbot.addWidget(form)
+    button = form.widget_for("StartScript").parentWidget().findChild(QPushButton, options=Qt.FindChildOption.FindDirectChildrenOnly)
+    assert button is not None and button.text() == "Browse…"
+    button.click()
+    dialog = form.findChild(QFileDialog, "browseDialog") or form.window().findChild(QFileDialog, "browseDialog")
+    assert dialog is not None and dialog.isVisible()  # opened with open(): no nested event loop
+    dialog.fileSelected.emit(str(main))  # what choosing the file and pressing Open does
+    dialog.close()
+    assert form.values()["StartScript"] == str(main)
+    # ExtraArgs is no path; GPU_ID neither
+    assert form.widget_for("ExtraArgs").parentWidget().findChild(QPushButton, options=Qt.FindChildOption.FindDirectChildrenOnly) is None
+    remote = SettingsForm(selfstart.settings, {"StartScript": ""}, browse_paths=False)
+    qtbot.addWidget(remote)
+    assert remote.widget_for("StartScript").parentWidget().findChild(QPushButton, options=Qt.FindChildOption.FindDirectChildrenOnly) is None

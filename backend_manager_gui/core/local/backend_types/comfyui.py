@@ -60,12 +60,12 @@ class ComfySelfStartKind(WorkerKind):
         is_standard=True,
         settings=(
             SettingSpec(
-                name="StartScript", type="text", default="",
+                name="StartScript", type="text", default="", extra={"browse": "file"},
                 description="The main.py of your ComfyUI folder.",
                 placeholder="/home/me/ComfyUI/main.py",
             ),
             SettingSpec(
-                name="Python", type="text", default="",
+                name="Python", type="text", default="", extra={"browse": "file"},
                 description="The Python that runs ComfyUI. Empty = automatic: the ComfyUI folder's venv/ or .venv/,\n"
                             "else ../python_embeded/ (portable Windows build), else the Python running this app.",
                 placeholder="automatic",

@@ -42,7 +42,7 @@ class CommandKind(WorkerKind):
                 placeholder="python server.py --port {port}",
             ),
             SettingSpec(
-                name="WorkingDir", type="text", default="",
+                name="WorkingDir", type="text", default="", extra={"browse": "directory"},
                 description="Folder to start it in. Empty = the app's data folder.", placeholder="/home/me/worker",
             ),
             SettingSpec(
