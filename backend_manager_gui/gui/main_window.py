@@ -215,6 +215,11 @@ class MainWindow(QMainWindow):
         self.filter_edit.setClearButtonEnabled(True)
         self.filter_edit.setMaximumWidth(360)
         self.filter_edit.textChanged.connect(self._on_filter_changed)
+        clear_filter = QAction("Clear filter", self.filter_edit)
+        clear_filter.setShortcut(QKeySequence(Qt.Key.Key_Escape))
+        clear_filter.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+        clear_filter.triggered.connect(self.filter_edit.clear)
+        self.filter_edit.addAction(clear_filter)
         self.count_label = QLabel(central)
         self.count_label.setObjectName("count_label")
         filter_row.addWidget(self.filter_edit, 1)
@@ -247,6 +252,17 @@ class MainWindow(QMainWindow):
                            (Column.GPU, 44), (Column.PORT, 64)):
             header.resizeSection(col, width)
         self.table.selectionModel().selectionChanged.connect(self._on_selection_changed)
+        # an empty table says what to do next, instead of looking broken (first start, or a filter hiding all)
+        self.empty_label = QLabel(self.table.viewport())
+        self.empty_label.setObjectName("empty_hint")
+        self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty_label.setWordWrap(True)
+        self.empty_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.empty_label.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        self.empty_label.setStyleSheet("color: palette(placeholder-text); padding: 24px;")
+        empty_layout = QVBoxLayout(self.table.viewport())
+        empty_layout.addWidget(self.empty_label)
+        self.empty_label.hide()
         layout.addWidget(self.table, 1)
         self.setCentralWidget(central)
 
@@ -743,6 +759,23 @@ class MainWindow(QMainWindow):
             self.count_label.setText(f"Showing {shown} of {total} backends")
         else:
             self.count_label.setText(f"{total} backend{'s' if total != 1 else ''}")
+        self._update_empty_hint(total, shown)
+
+    def _update_empty_hint(self, total: int, shown: int) -> None:
+        text = ""
+        if shown == 0 and self.poller.last_snapshot is not None:
+            needle = self.filter_edit.text().strip()
+            if total and needle:
+                text = f"No backend matches “{needle}”. Clear the filter (Esc) to see all {total}."
+            elif not total and self.is_embedded:
+                text = ("No backends yet.\n\n"
+                        "Add → ComfyUI (self-starting): runs a ComfyUI on one of your GPUs (point it at its main.py).\n"
+                        "Add → ComfyUI by URL: watches a ComfyUI you start yourself.\n"
+                        "Backends → One backend per GPU: one self-starting ComfyUI for each NVIDIA GPU.")
+            elif not total:
+                text = "This server has no backends yet.\n\nAdd one with Add (the types are the server's)."
+        self.empty_label.setText(text)
+        self.empty_label.setVisible(bool(text))
 
     def _on_filter_shortcut(self) -> None:
         self.filter_edit.setFocus()

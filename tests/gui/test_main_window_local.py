@@ -164,3 +164,10 @@ def test_delete_then_one_backend_per_gpu(loop, qtbot, tmp_path):
         else:
             until(loop, lambda: window.message_bar.text().startswith("No NVIDIA GPU detected"))
             assert window.backends_model.rowCount() == 1
+
+
+def test_first_start_with_no_backends_explains_how_to_add_one(loop, qtbot, tmp_path):
+    with local_window(loop, qtbot, tmp_path, workers=0) as (window, _service):
+        until(loop, lambda: window.empty_label.isVisible())
+        text = window.empty_label.text()
+        assert text.startswith("No backends yet.") and "ComfyUI (self-starting)" in text and "main.py" in text

@@ -393,3 +393,26 @@ def test_selection_after_an_edit_follows_the_row_but_not_over_the_persons_choice
         until(loop, lambda: row_text(window, 0, Column.TITLE) == "Renamed")
         settle(loop, 0.3)
         assert [b.id for b in window.selected_backends()] == [3]
+
+
+def test_an_empty_table_says_what_to_do(loop, qtbot, tmp_path):
+    empty = FakeSwarm()
+    run(loop, empty.start())
+    service = RemoteService(empty.url, timeout=2.0)
+    win = MainWindow(service, settings=temp_settings(tmp_path), poll_interval=0.3, max_poll_interval=1.0)
+    qtbot.addWidget(win)
+    try:
+        win.show()
+        until(loop, lambda: win.empty_label.isVisible())
+        assert win.empty_label.text().startswith("This server has no backends yet.")
+        empty.add("comfyui_api", status="running", title="First")
+        until(loop, lambda: win.backends_model.rowCount() == 1)
+        assert not win.empty_label.isVisible()
+        # a filter that hides every row says so, and Esc in the box clears it
+        qtbot.keyClicks(win.filter_edit, "zzz")
+        assert win.empty_label.isVisible() and "No backend matches “zzz”" in win.empty_label.text()
+        qtbot.keyClick(win.filter_edit, Qt.Key.Key_Escape)
+        assert win.filter_edit.text() == "" and not win.empty_label.isVisible()
+    finally:
+        run(loop, win.shutdown())
+        run(loop, empty.stop())
