@@ -420,14 +420,16 @@ StatusCallback = Callable[[BackendStatus, str], None]
 _MIN_PROBE_GAP = 0.1
 
 
-class Supervisor:
-    """Runs one backend's worker until stopped: waiting → loading → running, errored on a crash,
-    back through waiting on an automatic restart, and gives up on a crash loop."""
+class _Runner:
+    """What a Supervisor and an ApiMonitor share: one task per backend that a bug cannot silently kill, status
+    changes reported once each, and the free-memory POST."""
+
+    #: how the task and its failures are named ("supervise backend 3", "internal error while supervising")
+    verb, doing = "watch", "watching"
 
     def __init__(
         self, *, backend_id: int, kind: WorkerKind, settings: Mapping[str, Any], state: WorkerState,
-        config: SupervisorConfig, client: httpx.AsyncClient, ports: PortBook, guard: OrphanGuard,
-        saved_port: int | None, on_status: StatusCallback, on_port: Callable[[int], None],
+        config: SupervisorConfig, client: httpx.AsyncClient, on_status: StatusCallback, message: str,
     ) -> None:
         self.backend_id = backend_id
         self.kind = kind
@@ -435,18 +437,80 @@ class Supervisor:
         self.state = state
         self.config = config
         self.client = client
+        self._on_status = on_status
+        self.status = BackendStatus.WAITING
+        self.message = message
+        self.base_url: str | None = None
+        self.port: int | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run(), name=f"{self.verb} backend {self.backend_id}")
+        self._task.add_done_callback(self._on_task_done)
+
+    def _on_task_done(self, task: asyncio.Task[None]) -> None:
+        # a bug in supervision must show up as a reason on the backend, not as a silently stale status
+        if not task.cancelled() and task.exception() is not None:
+            exc = task.exception()
+            log.error("%s backend %s failed", self.doing, self.backend_id, exc_info=exc)
+            self._set(BackendStatus.ERRORED, f"internal error while {self.doing}: {type(exc).__name__}")
+
+    async def _cancel_task(self) -> None:
+        task, self._task = self._task, None
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def stop(self) -> None:
+        await self._cancel_task()
+
+    async def free(self, system_ram: bool) -> bool:
+        req = self.kind.free_request(self.settings, self.base_url, system_ram, self.port)
+        if req is None or self.status is not BackendStatus.RUNNING:
+            return False
+        url, body = req
+        try:
+            resp = await self.client.post(url, json=body, headers=self.kind.headers(self.settings),
+                                          timeout=max(self.config.probe_timeout, 30.0))
+        except httpx.HTTPError as exc:
+            self.state.note(f"free memory failed: {type(exc).__name__}")
+            return False
+        self.state.note(f"free memory: HTTP {resp.status_code}")
+        return 200 <= resp.status_code < 300
+
+    def _set(self, status: BackendStatus, message: str) -> None:
+        if status is self.status and message == self.message:
+            return
+        if status is not self.status:
+            self.state.note(f"{status.value}: {message}")
+        self.status, self.message = status, message
+        self._on_status(status, message)
+
+    async def _run(self) -> None:
+        raise NotImplementedError
+
+
+class Supervisor(_Runner):
+    """Runs one backend's worker until stopped: waiting → loading → running, errored on a crash,
+    back through waiting on an automatic restart, and gives up on a crash loop."""
+
+    verb, doing = "supervise", "supervising"
+
+    def __init__(
+        self, *, backend_id: int, kind: WorkerKind, settings: Mapping[str, Any], state: WorkerState,
+        config: SupervisorConfig, client: httpx.AsyncClient, ports: PortBook, guard: OrphanGuard,
+        saved_port: int | None, on_status: StatusCallback, on_port: Callable[[int], None],
+    ) -> None:
+        super().__init__(backend_id=backend_id, kind=kind, settings=settings, state=state, config=config,
+                         client=client, on_status=on_status, message="starting")
         self.ports = ports
         self.guard = guard
-        self.port: int | None = saved_port
-        self._on_status = on_status
+        self.port = saved_port
         self._on_port = on_port
-        self.status = BackendStatus.WAITING
-        self.message = "starting"
         self.proc: asyncio.subprocess.Process | None = None
         self.started_at: float | None = None  # monotonic time the current process started
-        self.base_url: str | None = None
         self._crashes: collections.deque[float] = collections.deque()
-        self._task: asyncio.Task[None] | None = None
         self._port_note: str | None = None
         self._exited: asyncio.Future[int | None] | None = None
         # set by each line the worker prints: wakes the readiness probe early
@@ -468,51 +532,13 @@ class Supervisor:
         self._prune()
         return len(self._crashes)
 
-    def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run(), name=f"supervise backend {self.backend_id}")
-        self._task.add_done_callback(self._on_task_done)
-
-    def _on_task_done(self, task: asyncio.Task[None]) -> None:
-        # a bug in supervision must show up as a reason on the backend, not as a silently stale status
-        if not task.cancelled() and task.exception() is not None:
-            exc = task.exception()
-            log.error("supervision of backend %s failed", self.backend_id, exc_info=exc)
-            self._set(BackendStatus.ERRORED, f"internal error while supervising: {type(exc).__name__}")
-
     async def stop(self) -> None:
         """Stop the worker: polite signal, grace period, then kill its whole tree."""
-        task, self._task = self._task, None
-        if task is not None and not task.done():
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await self._cancel_task()
         await self._terminate()
         self.ports.release(self.backend_id)
 
-    async def free(self, system_ram: bool) -> bool:
-        req = self.kind.free_request(self.settings, self.base_url, system_ram, self.port)
-        if req is None or self.status is not BackendStatus.RUNNING:
-            return False
-        url, body = req
-        try:
-            resp = await self.client.post(url, json=body, headers=self.kind.headers(self.settings),
-                                          timeout=max(self.config.probe_timeout, 30.0))
-        except httpx.HTTPError as exc:
-            self.state.note(f"free memory failed: {type(exc).__name__}")
-            return False
-        self.state.note(f"free memory: HTTP {resp.status_code}")
-        return 200 <= resp.status_code < 300
-
     # -- internals
-
-    def _set(self, status: BackendStatus, message: str) -> None:
-        if status is self.status and message == self.message:
-            return
-        changed_status = status is not self.status
-        self.status, self.message = status, message
-        if changed_status:
-            self.state.note(f"{status.value}: {message}")
-        self._on_status(status, message)
 
     def _prune(self) -> None:
         cutoff = time.monotonic() - self.config.crash_window
@@ -699,66 +725,21 @@ class Supervisor:
         self.started_at = None
 
 
-class ApiMonitor:
+class ApiMonitor(_Runner):
     """Watches a worker somebody else runs (``comfyui_api``): running when it answers, idle or errored when not."""
 
     def __init__(
         self, *, backend_id: int, kind: WorkerKind, settings: Mapping[str, Any], state: WorkerState,
         config: SupervisorConfig, client: httpx.AsyncClient, on_status: StatusCallback,
     ) -> None:
-        self.backend_id = backend_id
-        self.kind = kind
-        self.settings = dict(settings)
-        self.state = state
-        self.config = config
-        self.client = client
-        self._on_status = on_status
-        self.status = BackendStatus.WAITING
-        self.message = "connecting"
+        super().__init__(backend_id=backend_id, kind=kind, settings=settings, state=state, config=config,
+                         client=client, on_status=on_status, message="connecting")
         self.base_url = kind.base_url(settings)  # type: ignore[attr-defined]
-        self.port = None
         self.pid = None
         self.uptime = None
-        self._task: asyncio.Task[None] | None = None
 
     def crash_count_recent(self) -> int:
         return 0
-
-    def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run(), name=f"watch backend {self.backend_id}")
-        self._task.add_done_callback(self._on_task_done)
-
-    def _on_task_done(self, task: asyncio.Task[None]) -> None:
-        if not task.cancelled() and task.exception() is not None:
-            exc = task.exception()
-            log.error("watching backend %s failed", self.backend_id, exc_info=exc)
-            self._set(BackendStatus.ERRORED, f"internal error while watching: {type(exc).__name__}")
-
-    async def stop(self) -> None:
-        task, self._task = self._task, None
-        if task is not None and not task.done():
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-    async def free(self, system_ram: bool) -> bool:
-        req = self.kind.free_request(self.settings, self.base_url, system_ram)
-        if req is None or self.status is not BackendStatus.RUNNING:
-            return False
-        url, body = req
-        try:
-            resp = await self.client.post(url, json=body, headers=self.kind.headers(self.settings), timeout=30.0)
-        except httpx.HTTPError:
-            return False
-        return 200 <= resp.status_code < 300
-
-    def _set(self, status: BackendStatus, message: str) -> None:
-        if status is self.status and message == self.message:
-            return
-        if status is not self.status:
-            self.state.note(f"{status.value}: {message}")
-        self.status, self.message = status, message
-        self._on_status(status, message)
 
     async def _run(self) -> None:
         headers = self.kind.headers(self.settings)
