@@ -367,17 +367,24 @@ class WorkerState:
 
 
 def describe_exit(code: int | None, stderr_tail: list[str]) -> str:
+    """Why a worker stopped, in words. A worker that exits on its own usually says why on stderr, so its last
+    lines follow as the reason; a killed one did not choose to stop, and its last lines (ComfyUI logs everything
+    to stderr) are only what it happened to print last."""
+    separator = ": "
     if code is None:
         what = "exited"
     elif code < 0:
+        separator = " — last output: "
         try:
             what = f"killed by {signal.Signals(-code).name}"
         except ValueError:
             what = f"killed by signal {-code}"
+        if -code == getattr(signal, "SIGKILL", 9):
+            what += " (from outside, by another program or because the system ran out of memory)"
     else:
         what = f"exited with code {code}"
     last = " / ".join(line.strip() for line in stderr_tail if line.strip())[-300:]
-    return f"{what}: {last}" if last else what
+    return f"{what}{separator}{last}" if last else what
 
 
 class _ExitAwareProtocol(asyncio.subprocess.SubprocessStreamProtocol):
