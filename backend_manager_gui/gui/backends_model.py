@@ -474,6 +474,7 @@ class BackendsFilterModel(QSortFilterProxyModel):
         self.setSortRole(SORT_ROLE)
         self.setDynamicSortFilter(True)
         self._needle = ""
+        self._accepted: list[bool] | None = None
         self._backends: BackendsModel | None = None
         self._sorted_by: tuple[int, Qt.SortOrder] = (-1, Qt.SortOrder.AscendingOrder)
 
@@ -504,11 +505,20 @@ class BackendsFilterModel(QSortFilterProxyModel):
             return
         if hasattr(self, "beginFilterChange"):  # Qt >= 6.9; invalidateRowsFilter() is deprecated there
             self.beginFilterChange()
-            self._needle = needle
+            self._set_needle(needle)
             self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
         else:  # pragma: no cover - Qt 6.8
-            self._needle = needle
+            self._set_needle(needle)
             self.invalidateRowsFilter()
+        self._accepted = None
+
+    def _set_needle(self, needle: str) -> None:
+        self._needle = needle
+        source = self._backends
+        # every row's answer in one list comprehension: Qt then asks once per row, and each answer is an index
+        self._accepted = (
+            [needle in source._rows[i].search for i in source._ids] if needle and source is not None else None
+        )
 
     def multiData(self, index: QModelIndex | QPersistentModelIndex, roleDataSpan: QModelRoleDataSpan) -> None:  # noqa: N802, N803
         # the view's delegate asks for ~8 roles of a cell in one multiData call; Qt's proxy would answer each
@@ -521,6 +531,9 @@ class BackendsFilterModel(QSortFilterProxyModel):
     def filterAcceptsRow(self, source_row: int, source_parent: QModelIndex | QPersistentModelIndex) -> bool:
         if not self._needle:
             return True
+        accepted = self._accepted
+        if accepted is not None and source_row < len(accepted):  # during set_filter_text
+            return accepted[source_row]
         source = self._backends
         if source is not None:  # a table: source_parent is always the root; 5,000 calls per keystroke
             return self._needle in source._rows[source._ids[source_row]].search
