@@ -1,4 +1,4 @@
-"""The Log dock: a backend's live log (this computer's manager) or the app's own log of requests and errors.
+"""The Log dock: a backend's live log (this computer's manager) or the app's own log of server calls and errors.
 
 The live tail follows the worker's log file by offset on a timer: each tick reads only the bytes added
 since the last one (a stat and a small read), and starts over when the file is rotated. The app's own log
@@ -111,7 +111,7 @@ class LogDock(QDockWidget):
         self._handler = QtLogHandler(self._bridge)
         app_logger = logging.getLogger(APP_LOGGER)
         if app_logger.level == logging.NOTSET or app_logger.level > logging.INFO:
-            # The dock shows requests (INFO); without this the root's WARNING default would hide them.
+            # The dock shows each server call (INFO); without this the root's WARNING default would hide them.
             app_logger.setLevel(logging.INFO)
         app_logger.addHandler(self._handler)
         self.destroyed.connect(lambda *_: logging.getLogger(APP_LOGGER).removeHandler(self._handler))
@@ -169,9 +169,9 @@ class LogDock(QDockWidget):
                 self.source_label.setText("This app's log — select a backend to see its own log")
             elif self._backend_id is None or not self._has_live_logs():
                 where = getattr(self._service, "location", None)
-                self.source_label.setText(f"This app's log (requests to {where} and errors)" if where else "This app's log")
+                self.source_label.setText(f"This app's log (calls to {where} and errors)" if where else "This app's log")
             self.text.setPlaceholderText(
-                "Nothing logged yet. Failed requests, refusals and errors will show here."
+                "Nothing logged yet. Failed calls, refusals and errors will show here."
                 if self._backend_id is None or not self._has_live_logs() else ""
             )
             self.text.setPlainText("\n".join(self._app_lines))
