@@ -2,6 +2,10 @@
 
 httpx (with its TLS setup) and psutil cost a good part of the app's start-up while the window is not yet
 painted; the local manager only needs them once a worker is started or stopped.
+
+Not ``importlib.util.LazyLoader``: on Python 3.11 its first-use load is not thread-safe (it was made so in 3.12,
+CPython gh-114763), and psutil and NVML are used from worker threads here; a plain ``import_module`` on first
+use runs under the import lock, and the real module stays the one in ``sys.modules``.
 """
 
 from __future__ import annotations
