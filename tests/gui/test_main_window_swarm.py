@@ -396,13 +396,7 @@ def test_selection_after_an_edit_follows_the_row_but_not_over_the_persons_choice
 
 
 def test_an_empty_table_says_what_to_do(loop, qtbot, tmp_path):
-    empty = FakeSwarm()
-    run(loop, empty.start())
-    service = RemoteService(empty.url, timeout=2.0)
-    win = MainWindow(service, settings=temp_settings(tmp_path), poll_interval=0.3, max_poll_interval=1.0)
-    qtbot.addWidget(win)
-    try:
-        win.show()
+    with swarm_window(loop, qtbot, tmp_path, fake=FakeSwarm()) as (win, empty):
         until(loop, lambda: win.empty_label.isVisible())
         assert win.empty_label.text().startswith("This server has no backends yet.")
         empty.add("comfyui_api", status="running", title="First")
@@ -413,6 +407,3 @@ def test_an_empty_table_says_what_to_do(loop, qtbot, tmp_path):
         assert win.empty_label.isVisible() and "No backend matches “zzz”" in win.empty_label.text()
         qtbot.keyClick(win.filter_edit, Qt.Key.Key_Escape)
         assert win.filter_edit.text() == "" and not win.empty_label.isVisible()
-    finally:
-        run(loop, win.shutdown())
-        run(loop, empty.stop())
