@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 from ..core.errors import BackendServiceError
 from ..core.models import Backend, BackendType, SettingSpec
 from .settings_form import INT32_MAX, SettingsForm, rich_tooltip
-from .tasks import ask, describe_error
+from .tasks import ask, describe_error, is_embedded
 
 __all__ = ["EditBackendDialog", "edit_backend_dialog", "ask", "infer_specs"]
 
@@ -255,8 +255,7 @@ async def edit_backend_dialog(
 ) -> Backend | None:
     """Edit ``backend`` in a dialog; the edited backend once the service accepted it, None on cancel."""
     # a Browse… button for paths only where the service runs here (a server's paths are on the server)
-    local = callable(getattr(service, "log_path", None)) and callable(getattr(service, "details", None))
-    dialog = EditBackendDialog(backend, backend_type, parent, browse_paths=local)
+    dialog = EditBackendDialog(backend, backend_type, parent, browse_paths=is_embedded(service))
     try:
         return await dialog.run(service)
     finally:

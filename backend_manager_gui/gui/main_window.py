@@ -47,7 +47,7 @@ from .backends_model import (
 )
 from .connections import ConnectDialog, ConnectionKind, ConnectionProfile, ProfileStore, open_service, secret_store
 from .poller import Poller
-from .tasks import ask, cancel_tasks, describe_error, spawn, wait_dialog
+from .tasks import ask, cancel_tasks, describe_error, is_embedded, spawn, wait_dialog
 
 log = logging.getLogger(__name__)
 
@@ -65,11 +65,6 @@ SUMMARY_ORDER = (
 SELFSTART_TYPE = "comfyui_selfstart"
 
 Connector = Callable[..., Awaitable[BackendService]]
-
-
-def is_embedded(service: object) -> bool:
-    """The embedded manager has extras a server has not (GPU report, worker details)."""
-    return callable(getattr(service, "gpus", None)) and callable(getattr(service, "details", None))
 
 
 def status_summary(backends: Iterable[Backend]) -> str:

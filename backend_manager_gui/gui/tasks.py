@@ -71,6 +71,11 @@ async def cancel_tasks(tasks: Iterable[asyncio.Task[Any]]) -> None:
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
+def is_embedded(service: object) -> bool:
+    """The embedded manager (this computer) has extras a server has not: GPU report, worker details."""
+    return callable(getattr(service, "gpus", None)) and callable(getattr(service, "details", None))
+
+
 def describe_error(exc: BaseException, where: str | None = None) -> str:
     """The one place that turns a service error into a sentence for a person."""
     if isinstance(exc, ServiceUnavailable):
