@@ -43,6 +43,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.serve_data_dir is not None:
             args.data_dir = args.serve_data_dir
         return serve_main(args)
+    from .qt_preflight import main as preflight
+
+    status = preflight()  # a missing system library gets one clear line, not Qt's abort
+    if status is not None:
+        return status
     from .gui.app import run_app
 
     return run_app(args, token=os.environ.get("SWARM_TOKEN") or None)
