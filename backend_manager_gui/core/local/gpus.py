@@ -1,14 +1,20 @@
-"""NVIDIA GPUs through NVML: what each one holds and which worker uses how much.
+"""The GPUs of this computer: what each one holds and which worker uses how much.
 
-Where there is no driver (or no NVIDIA GPU) the report is empty with a reason in words. NVML calls can
-block for a while, so ``gpu_report`` runs them in a worker thread, and any NVML error only degrades the report.
+Discovery sits behind one small interface, ``GpuSource`` (one blocking ``read``); ``NvmlSource`` is the real one
+(NVIDIA GPUs through NVML), and tests hand the manager a source of their own with 2-4 GPUs of different names,
+memory and PCI order (``tests/support/fake_gpus.py``). Where there is no driver (or no NVIDIA GPU) the report is
+empty with a reason in words. Reads can block for a while, so ``gpu_report`` runs them in a worker thread, and any
+NVML error only degrades the report.
+
+Indexes are NVML's, which are in PCI bus order; CUDA numbers the same GPUs in that order only when
+``CUDA_DEVICE_ORDER=PCI_BUS_ID`` (the manager sets it for every worker).
 """
 
 from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Mapping
+from typing import TYPE_CHECKING, Mapping, Protocol, runtime_checkable
 
 from ..lazy import lazy_module
 
@@ -26,6 +32,13 @@ class GpuInfo:
     memory_total: int  # bytes
     utilization: int | None  # percent; None when the GPU does not report it
     processes: dict[int, int] = field(default_factory=dict)  # backend id -> bytes used on this GPU
+    uuid: str = ""  # "GPU-8f3c…": stays the same whatever the numbering
+    pci_bus_id: str = ""  # "00000000:01:00.0"
+
+    @property
+    def label(self) -> str:
+        """"1: NVIDIA RTX 3090 (24 GiB)" — how a person recognises the card."""
+        return f"{self.index}: {self.name} ({self.memory_total / 2**30:.0f} GiB)"
 
 
 @dataclass(frozen=True)
@@ -38,7 +51,7 @@ def _text(value: object) -> str:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
-def _pid_owners(root_pids: Mapping[int, int]) -> dict[int, int]:
+def pid_owners(root_pids: Mapping[int, int]) -> dict[int, int]:
     """pid -> backend id for every process in each worker's tree."""
     owners: dict[int, int] = {}
     for backend_id, pid in root_pids.items():
@@ -52,6 +65,22 @@ def _pid_owners(root_pids: Mapping[int, int]) -> dict[int, int]:
     return owners
 
 
+@runtime_checkable
+class GpuSource(Protocol):
+    """Where the GPU report comes from: a blocking read, called in a worker thread."""
+
+    def read(self, root_pids: Mapping[int, int]) -> GpuReport:
+        """``root_pids`` maps backend id -> the worker's pid; the report says which of them holds memory where."""
+        ...
+
+
+class NvmlSource:
+    """The real GPUs, through NVML (nvidia-ml-py)."""
+
+    def read(self, root_pids: Mapping[int, int]) -> GpuReport:
+        return read_gpus(root_pids)
+
+
 def read_gpus(root_pids: Mapping[int, int]) -> GpuReport:
     """Blocking NVML read; ``root_pids`` maps backend id -> the worker's pid."""
     try:
@@ -63,7 +92,7 @@ def read_gpus(root_pids: Mapping[int, int]) -> GpuReport:
     except Exception as exc:  # NVMLError_LibraryNotFound, DriverNotLoaded, ...
         return GpuReport((), f"No NVIDIA GPU detected (NVML: {_text(exc) or type(exc).__name__})")
     try:
-        owners = _pid_owners(root_pids)
+        owners = pid_owners(root_pids)
         gpus: list[GpuInfo] = []
         problems: list[str] = []
         count = pynvml.nvmlDeviceGetCount()
@@ -87,7 +116,9 @@ def read_gpus(root_pids: Mapping[int, int]) -> GpuReport:
                         used = getattr(proc, "usedGpuMemory", None)
                         if backend_id is not None and isinstance(used, int):
                             procs[backend_id] = procs.get(backend_id, 0) + used
-                gpus.append(GpuInfo(index, name, int(mem.used), int(mem.total), util, procs))
+                gpus.append(GpuInfo(index, name, int(mem.used), int(mem.total), util, procs,
+                                    uuid=_optional_text(pynvml, "nvmlDeviceGetUUID", handle),
+                                    pci_bus_id=_pci_bus_id(pynvml, handle)))
             except Exception as exc:
                 problems.append(f"GPU {index}: {_text(exc)}")
         if not gpus:
@@ -103,5 +134,19 @@ def read_gpus(root_pids: Mapping[int, int]) -> GpuReport:
             pass
 
 
-async def gpu_report(root_pids: Mapping[int, int]) -> GpuReport:
-    return await asyncio.to_thread(read_gpus, dict(root_pids))
+def _optional_text(pynvml: object, getter: str, handle: object) -> str:
+    try:
+        return _text(getattr(pynvml, getter)(handle))
+    except Exception:
+        return ""
+
+
+def _pci_bus_id(pynvml: object, handle: object) -> str:
+    try:
+        return _text(pynvml.nvmlDeviceGetPciInfo(handle).busId)  # type: ignore[attr-defined]
+    except Exception:
+        return ""
+
+
+async def gpu_report(root_pids: Mapping[int, int], source: GpuSource | None = None) -> GpuReport:
+    return await asyncio.to_thread((source or NvmlSource()).read, dict(root_pids))

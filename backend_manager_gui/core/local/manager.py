@@ -26,7 +26,7 @@ from ..models import SECRET_MARKER, Backend, BackendStatus, BackendType
 from ..secrets import SecretStore
 from ..service import BackendSelector
 from .backend_types import KINDS, WorkerKind
-from .gpus import GpuReport, gpu_report
+from .gpus import GpuReport, GpuSource, gpu_report
 from .ports import PortBook
 from .process import ApiMonitor, OrphanGuard, RotatingLog, Supervisor, SupervisorConfig, WorkerState
 from .store import BackendRecord, BackendStore, DataDirLock
@@ -101,8 +101,9 @@ class LocalService:
     ``SupervisorConfig``'s defaults; tests shrink them.
     """
 
-    def __init__(self, data_dir: Path, **timings: float) -> None:
+    def __init__(self, data_dir: Path, *, gpu_source: GpuSource | None = None, **timings: float) -> None:
         self.data_dir = Path(data_dir)
+        self._gpu_source = gpu_source  # None: the real GPUs (NVML)
         self.config = SupervisorConfig(**timings)  # type: ignore[arg-type]
         self.warnings: list[str] = []
         self._store = BackendStore(self.data_dir)
@@ -397,7 +398,7 @@ class LocalService:
 
     async def gpus(self) -> GpuReport:
         pids = {bid: e.runner.pid for bid, e in self._entries.items() if e.runner is not None and e.runner.pid}
-        return await gpu_report(pids)
+        return await gpu_report(pids, self._gpu_source)
 
     # ---- internals --------------------------------------------------------------------------------
 
