@@ -374,7 +374,8 @@ class _DropdownField(_Field):
             value = self.spec.default
         self._index, self._extra = None, None
         if not self.values:
-            self._initial = display_text(value)
+            # no choices: any text, typed into an editable combo box (a value that is no text shows the default)
+            self._initial = self._fallback(value, "")
             return
         match = self._match(value) if value is not None else None
         if match is not None:
