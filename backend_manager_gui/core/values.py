@@ -22,10 +22,15 @@ secret      as text; ``SECRET_MARKER`` ("keep the stored one") passes as it is  
 unknown     anything, unchanged: this app does not know the type, the server does     the value itself
 ==========  ========================================================================  ===================
 
-Where SwarmUI differs: its API parameters of type Boolean take only true/false (as here), but it loads a
-backend's boolean *setting* from any text, reading everything but "true" as false ("1", "yes" and "" all become
-false). Here such a value is refused with a reason instead of silently turning a switch off. SwarmUI loads an
-integer setting with ``long.TryParse`` and refuses (an exception) what does not parse, as here.
+The form sends an untouched text field's stored value back as it came (a number stays a number); the manager
+stores its text. Where SwarmUI (FreneticUtilities' ``FDSData``, which loads a backend's settings) differs:
+
+- boolean: its API *parameters* of type Boolean take only true/false (as here), but a boolean *setting* is read
+  from any text, everything but "true" becoming false ("1", "yes" and "" all turn the switch off). Here such a
+  value is refused with a reason instead.
+- integer: ``long.TryParse`` as here (what does not parse is refused, by an exception), but a value beyond 32 bits
+  is cut to 32 bits there; refused here.
+- list: one text is a one-item list there; here it is split at commas (the form edits a list as such a line).
 """
 
 from __future__ import annotations
