@@ -7,9 +7,10 @@ missing or of the wrong type. Nothing else escapes it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Mapping
+from typing import Any, Literal
 
 from .errors import BackendApiError
 
@@ -116,6 +117,12 @@ class SettingSpec:
     values: tuple[str, ...] | None = None
     value_names: tuple[str, ...] | None = None
     extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    # Local hints: set only by this app's own backend types (core/local), never on the wire (``to_wire`` leaves
+    # them out, ``from_wire`` never sets them), so a server's settings never carry them.
+    #: a path on the computer the service runs on: Browse… picks a file or a folder
+    browse: Literal["file", "folder"] | None = None
+    #: the text the value should end in (like "main.py"): the form warns while it does not, and filters on it
+    ends_with: str | None = None
 
     _KNOWN = ("name", "type", "description", "placeholder", "is_secret", "default", "values", "value_names")
 
@@ -301,7 +308,7 @@ def backends_from_wire(raw: Any) -> dict[int, Backend]:
     """Parse a ListBackends reply (an object keyed by the id as a string) into ``{id: Backend}`` ordered by id."""
     raw = _require_mapping("backend list", raw)
     out: dict[int, Backend] = {}
-    for key, value in raw.items():
+    for value in raw.values():
         backend = Backend.from_wire(value)
         out[backend.id] = backend
     return dict(sorted(out.items()))

@@ -31,10 +31,12 @@ from PySide6.QtWidgets import (
 
 from ..core.errors import BackendServiceError
 from ..core.models import Backend, BackendType, SettingSpec
-from .settings_form import INT32_MAX, SettingsForm, rich_tooltip
+from ..core.service import BackendService
+from ..core.values import INT32_MAX, infer_kind
+from .settings_form import SettingsForm, rich_tooltip
 from .tasks import ask, describe_error, is_embedded
 
-__all__ = ["EditBackendDialog", "edit_backend_dialog", "ask", "infer_specs"]
+__all__ = ["EditBackendDialog", "ask", "edit_backend_dialog", "infer_specs"]
 
 log = logging.getLogger(__name__)
 
@@ -43,21 +45,9 @@ _CANCEL = "cancel"
 
 
 def infer_specs(values: Mapping[str, Any]) -> tuple[SettingSpec, ...]:
-    """Settings of a backend whose type the service does not describe: typed from the stored values."""
-    specs = []
-    for name, value in values.items():
-        if isinstance(value, bool):
-            kind = "boolean"
-        elif isinstance(value, int):
-            kind = "integer"
-        elif isinstance(value, float):
-            kind = "decimal"
-        elif isinstance(value, list):
-            kind = "list"
-        else:
-            kind = "text"
-        specs.append(SettingSpec(name=str(name), type=kind))
-    return tuple(specs)
+    """Settings of a backend whose type the service does not describe: each typed as the kind whose canonical
+    form its stored value already is (core/values.py), so an untouched value goes back exactly as it came."""
+    return tuple(SettingSpec(name=str(name), type=infer_kind(value).value) for name, value in values.items())
 
 
 class EditBackendDialog(QDialog):
@@ -109,11 +99,11 @@ class EditBackendDialog(QDialog):
         else:
             specs = backend_type.settings
         self.form = SettingsForm(specs, backend.settings, browse_paths=browse_paths)
-        self.scroll = QScrollArea()
-        self.scroll.setWidgetResizable(True)
-        self.scroll.setWidget(self.form)
-        self.scroll.setFrameShape(QScrollArea.Shape.StyledPanel)
-        outer.addWidget(self.scroll, 1)
+        self.scroll_area = QScrollArea()
+        self.scroll_area.setWidgetResizable(True)
+        self.scroll_area.setWidget(self.form)
+        self.scroll_area.setFrameShape(QScrollArea.Shape.StyledPanel)
+        outer.addWidget(self.scroll_area, 1)
 
         self.error_label = QLabel()
         self.error_label.setObjectName("errorBanner")
@@ -184,7 +174,7 @@ class EditBackendDialog(QDialog):
         self.save_button.setEnabled(not busy)
         self.save_button.setText("Saving…" if busy else "Save")
         self.progress.setVisible(busy)
-        for widget in (self.title_edit, self.id_spin, self.scroll):
+        for widget in (self.title_edit, self.id_spin, self.scroll_area):
             widget.setEnabled(not busy)
 
     # -- slots -------------------------------------------------------------------------------------------
@@ -199,7 +189,7 @@ class EditBackendDialog(QDialog):
 
     # -- the save loop -----------------------------------------------------------------------------------
 
-    async def run(self, service: Any) -> Backend | None:
+    async def run(self, service: BackendService) -> Backend | None:
         """Show the dialog (``open()``, window-modal) and save through ``service`` until it accepts or the
         user cancels. Returns the edited backend, or None on cancel."""
         self._events = asyncio.Queue()
@@ -233,7 +223,7 @@ class EditBackendDialog(QDialog):
                     edited = save.result()
                 except BackendServiceError as exc:
                     log.info("Edit of backend %s refused: %s", self.backend.id, exc)
-                    self.show_error(describe_error(exc, getattr(service, "location", None)))
+                    self.show_error(describe_error(exc, service.location))
                     continue
                 self._events = None  # done() below emits finished: not a cancel
                 self.done(QDialog.DialogCode.Accepted)
@@ -251,7 +241,7 @@ class EditBackendDialog(QDialog):
 
 
 async def edit_backend_dialog(
-    parent: QWidget | None, service: Any, backend: Backend, backend_type: BackendType | None
+    parent: QWidget | None, service: BackendService, backend: Backend, backend_type: BackendType | None
 ) -> Backend | None:
     """Edit ``backend`` in a dialog; the edited backend once the service accepted it, None on cancel."""
     # a Browse… button for paths only where the service runs here (a server's paths are on the server)

@@ -12,13 +12,12 @@ server takes as "keep the old value".
 from __future__ import annotations
 
 import html
-import math
 import textwrap
 import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer
 from PySide6.QtGui import QColor, QPalette
@@ -42,12 +41,21 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..core.models import SECRET_MARKER, SettingKind, SettingSpec
+from ..core.models import SECRET_MARKER, SettingSpec
+from ..core.values import (
+    DECIMAL_LIMIT,
+    INT32_MAX,
+    INT32_MIN,
+    BadValue,
+    ValueKind,
+    display_text,
+    hint_warning,
+    kind_of,
+    parse_value,
+    split_list,
+)
 from .icons import icon
 
-INT32_MIN = -(2**31)
-INT32_MAX = 2**31 - 1
-DECIMAL_LIMIT = 1e15  # wide enough for any sensible setting, small enough to keep 6 decimals exact
 DECIMALS = 6
 
 # Hostile schemas: long texts are cut for display (the full text stays in the tooltip up to a larger cap).
@@ -78,67 +86,6 @@ def rich_tooltip(text: str) -> str:
 def _describe(value: Any) -> str:
     """A stored value as a person reads it in a warning (short; never used for secrets)."""
     return _short(repr(value), 60)
-
-
-# -- value parsers: pure, raise ValueError when the stored value does not fit the type ------------------
-
-
-def parse_int(value: Any) -> int:
-    if isinstance(value, bool):
-        raise ValueError("a yes/no value")
-    if isinstance(value, int):
-        out = value
-    elif isinstance(value, float):
-        if not value.is_integer():
-            raise ValueError("not a whole number")
-        out = int(value)
-    elif isinstance(value, str):
-        out = int(value.strip())
-    else:
-        raise ValueError("not a whole number")
-    if not INT32_MIN <= out <= INT32_MAX:
-        raise ValueError("outside the 32-bit range")
-    return out
-
-
-def parse_float(value: Any) -> float:
-    if isinstance(value, bool):
-        raise ValueError("a yes/no value")
-    if isinstance(value, (int, float)):
-        out = float(value)
-    elif isinstance(value, str):
-        out = float(value.strip())
-    else:
-        raise ValueError("not a number")
-    if not math.isfinite(out) or abs(out) > DECIMAL_LIMIT:
-        raise ValueError("outside the range")
-    return out
-
-
-def parse_bool(value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, (int, float)) and value in (0, 1):
-        return bool(value)
-    if isinstance(value, str) and value.strip().lower() in ("true", "false", "yes", "no", "1", "0", "on", "off"):
-        return value.strip().lower() in ("true", "yes", "1", "on")
-    raise ValueError("not true or false")
-
-
-def parse_list(value: Any) -> list[str]:
-    if isinstance(value, (list, tuple)):
-        return [str(v) for v in value]
-    if isinstance(value, str):
-        return [part.strip() for part in value.split(",") if part.strip()]
-    raise ValueError("not a list")
-
-
-def _as_text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
 
 
 # -- editors -------------------------------------------------------------------------------------------
@@ -172,12 +119,17 @@ class _Field:
     """One setting's editor. The value it shows is worked out without Qt (``_prepare``), so a field whose
     widgets are not built yet still reads back, warns and validates exactly as an untouched built one would;
     ``build()`` makes the widgets (the form builds them a slice at a time: 10,000 settings must not freeze
-    the window). Subclasses implement ``_prepare``/``_create``/``_show``/``_read``."""
+    the window). Subclasses implement ``_prepare``/``_create``/``_show``/``_read``.
+
+    Stored values are read with core/values.py's ``parse_value``, the rule the embedded manager checks edits with:
+    what the manager would refuse is shown here as the default, with a warning."""
 
     def __init__(self, spec: SettingSpec) -> None:
         self.spec = spec
         self.widget: QWidget | None = None
         self.warning: str | None = None  # the stored value did not fit: shown under the field
+        #: called when an edit may change ``current_warning()`` (set by the form for fields with hints)
+        self.on_change: Callable[[], None] | None = None
         self.original: Any = None
         self._initial: Any = None  # what an untouched field reads back
         self._prepared = False
@@ -212,6 +164,16 @@ class _Field:
     def error(self) -> str | None:
         return None
 
+    def current_warning(self) -> str | None:
+        """What to show under the field now: the stored value did not fit, or the spec's hint about the value."""
+        if self.warning or not self.spec.ends_with:
+            return self.warning
+        return hint_warning(self.spec, self.value())
+
+    def _changed(self, *_args: object) -> None:
+        if self.on_change is not None:
+            self.on_change()
+
     def _prepare(self, value: Any) -> None:
         raise NotImplementedError
 
@@ -224,19 +186,20 @@ class _Field:
     def _read(self) -> Any:
         raise NotImplementedError
 
-    def _fallback(self, value: Any, parse: Callable[[Any], Any], neutral: Any, what: str) -> Any:
-        """``parse(value)``, or the spec's default (else ``neutral``) with a warning when it does not fit."""
+    def _fallback(self, value: Any, neutral: Any) -> Any:
+        """``value`` read by the spec's rule, or the spec's default (else ``neutral``) with a warning when it
+        does not fit."""
         if value is None:
             value = self.spec.default
             if value is None:
                 return neutral
         try:
-            return parse(value)
-        except (ValueError, TypeError, OverflowError):
-            pass
+            return parse_value(self.spec, value)
+        except BadValue as exc:
+            what = exc.expected
         try:
-            default = parse(self.spec.default) if self.spec.default is not None else neutral
-        except (ValueError, TypeError, OverflowError):
+            default = parse_value(self.spec, self.spec.default) if self.spec.default is not None else neutral
+        except BadValue:
             default = neutral
         self.warning = f"Stored value {_describe(value)} is not {what}: showing {_describe(default)} instead."
         return default
@@ -250,12 +213,14 @@ class _TextField(_Field):
             value = self.spec.default
         # A hidden value (the secret marker) is never displayed; left empty it goes back as the marker.
         self._hidden = value == SECRET_MARKER
-        self._shown = "" if self._hidden else _as_text(value)
+        self._shown = "" if self._hidden else display_text(value)
         # An unchanged value goes back exactly as it came (a number stays a number).
         self._initial = self.original if self.original is not None else self._shown
 
     def _create(self) -> QWidget:
         self.edit = QLineEdit()
+        if self.spec.ends_with:
+            self.edit.textChanged.connect(self._changed)
         return self.edit
 
     def _show(self) -> None:
@@ -268,7 +233,7 @@ class _TextField(_Field):
 
 
 class _PathField(_TextField):
-    """A path on this computer (the embedded manager's StartScript, Python, WorkingDir): typed, or picked with
+    """A path on this computer (a setting whose spec says ``browse``: a file or a folder): typed, or picked with
     Browse… in a file dialog that is opened non-modally (no nested event loop inside the app's asyncio loop)."""
 
     def _create(self) -> QWidget:
@@ -277,23 +242,21 @@ class _PathField(_TextField):
         row = QHBoxLayout(box)
         row.setContentsMargins(0, 0, 0, 0)
         self.browse_button = QPushButton("Browse…")
-        self.browse_button.setToolTip(
-            "Choose a folder" if self.spec.extra.get("browse") == "directory" else "Choose a file"
-        )
+        self.browse_button.setToolTip("Choose a folder" if self.spec.browse == "folder" else "Choose a file")
         self.browse_button.clicked.connect(self._on_browse_clicked)
         row.addWidget(self.edit, 1)
         row.addWidget(self.browse_button)
         return box
 
     def _on_browse_clicked(self) -> None:
-        folder = self.spec.extra.get("browse") == "directory"
+        folder = self.spec.browse == "folder"
         current = Path(self.edit.text().strip()).expanduser() if self.edit.text().strip() else Path.home()
         start = current if current.is_dir() else current.parent
         dialog = QFileDialog(self.browse_button.window(), f"Choose {self.spec.name}", str(start))
         dialog.setObjectName("browseDialog")
         dialog.setFileMode(QFileDialog.FileMode.Directory if folder else QFileDialog.FileMode.ExistingFile)
-        if not folder and self.spec.name == "StartScript":
-            dialog.setNameFilters(["ComfyUI main.py (main.py)", "All files (*)"])
+        if not folder and self.spec.ends_with:
+            dialog.setNameFilters([f"{self.spec.ends_with} (*{self.spec.ends_with})", "All files (*)"])
         dialog.fileSelected.connect(self.edit.setText)
         dialog.finished.connect(dialog.deleteLater)
         self.browse_dialog = dialog
@@ -327,7 +290,7 @@ class _IntegerField(_Field):
     spin: QSpinBox
 
     def _prepare(self, value: Any) -> None:
-        self._initial = self._fallback(value, parse_int, 0, "a whole number")
+        self._initial = self._fallback(value, 0)
 
     def _create(self) -> QWidget:
         self.spin = QSpinBox()
@@ -348,7 +311,7 @@ class _DecimalField(_Field):
     spin: _DecimalSpinBox
 
     def _prepare(self, value: Any) -> None:
-        self._initial = self._fallback(value, parse_float, 0.0, "a number")
+        self._initial = self._fallback(value, 0.0)
 
     def _create(self) -> QWidget:
         self.spin = _DecimalSpinBox()
@@ -374,7 +337,7 @@ class _BooleanField(_Field):
     check: QCheckBox
 
     def _prepare(self, value: Any) -> None:
-        self._initial = self._fallback(value, parse_bool, False, "true or false")
+        self._initial = self._fallback(value, False)
 
     def _create(self) -> QWidget:
         self.check = QCheckBox()
@@ -401,18 +364,18 @@ class _DropdownField(_Field):
         self._extra_index: int | None = None  # where the extra entry is in the built combo box
 
     def _match(self, value: Any) -> str | None:
-        text = _as_text(value)
-        if text in self.values:
-            return text
-        lowered = {v.lower(): v for v in self.values}
-        return lowered.get(text.lower())
+        try:
+            return str(parse_value(self.spec, value))
+        except BadValue:
+            return None
 
     def _prepare(self, value: Any) -> None:
         if value is None:
             value = self.spec.default
         self._index, self._extra = None, None
         if not self.values:
-            self._initial = _as_text(value)
+            # no choices: any text, typed into an editable combo box (a value that is no text shows the default)
+            self._initial = self._fallback(value, "")
             return
         match = self._match(value) if value is not None else None
         if match is not None:
@@ -422,7 +385,7 @@ class _DropdownField(_Field):
             self._index = 0
             self._initial = self.values[0]
         else:
-            self._extra = self._initial = _as_text(value)
+            self._extra = self._initial = display_text(value)
             self.warning = f"Stored value {_describe(self._extra)} is not one of the choices the server offers."
 
     def _create(self) -> QWidget:
@@ -472,13 +435,13 @@ class _DropdownField(_Field):
 
 
 class _ListField(_Field):
-    """A comma-separated line; reads back as a list of stripped, non-empty strings."""
+    """A comma-separated line; reads back as a list of stripped, non-empty strings (untouched: the stored list)."""
 
     edit: QLineEdit
 
     def _prepare(self, value: Any) -> None:
-        self._text = ", ".join(self._fallback(value, parse_list, [], "a list"))
-        self._initial = parse_list(self._text)
+        self._initial = self._fallback(value, [])
+        self._text = ", ".join(self._initial)
 
     def _create(self) -> QWidget:
         self.edit = QLineEdit()
@@ -489,7 +452,8 @@ class _ListField(_Field):
         self.edit.setText(self._text)
 
     def _read(self) -> list[str]:
-        return parse_list(self.edit.text())
+        text = self.edit.text()
+        return list(self._initial) if text == self._text else split_list(text)
 
 
 class _SecretField(_Field):
@@ -506,7 +470,7 @@ class _SecretField(_Field):
         # Only the marker means "a secret is stored". A plain value (a service that hands it out) is
         # shown masked, as typed text would be.
         self.has_stored = value == SECRET_MARKER
-        self._text = "" if value is None or self.has_stored else _as_text(value)
+        self._text = "" if value is None or self.has_stored else display_text(value)
         self._initial = SECRET_MARKER if self.has_stored else self._text
 
     def _create(self) -> QWidget:
@@ -568,27 +532,26 @@ class _SecretField(_Field):
 
 _Builder = Callable[[SettingSpec], _Field]
 
-#: The one factory: setting type → editor. Secrets and unknown types are decided in ``build_field``.
-FIELD_BUILDERS: dict[str, _Builder] = {
-    SettingKind.TEXT.value: _TextField,
-    SettingKind.INTEGER.value: _IntegerField,
-    SettingKind.DECIMAL.value: _DecimalField,
-    SettingKind.BOOLEAN.value: _BooleanField,
-    "bool": _BooleanField,  # older servers
-    SettingKind.DROPDOWN.value: _DropdownField,
-    SettingKind.LIST.value: _ListField,
+#: The one factory: a setting's value kind (core/values.py) → its editor. Groups are sections, not editors.
+FIELD_BUILDERS: dict[ValueKind, _Builder] = {
+    ValueKind.TEXT: _TextField,
+    ValueKind.INTEGER: _IntegerField,
+    ValueKind.DECIMAL: _DecimalField,
+    ValueKind.BOOLEAN: _BooleanField,
+    ValueKind.DROPDOWN: _DropdownField,
+    ValueKind.LIST: _ListField,
+    ValueKind.SECRET: _SecretField,
 }
 
 
 def build_field(spec: SettingSpec, *, browse_paths: bool = False) -> _Field:
-    """The editor of ``spec``; its widgets are made by ``build()``. ``browse_paths``: settings the service
-    marks as paths (``"browse": "file" | "directory"``) get a Browse… button — only where the service runs
-    on this computer, since a server's paths are on the server."""
-    if spec.is_secret:
-        return _SecretField(spec)
-    if browse_paths and spec.type == SettingKind.TEXT.value and spec.extra.get("browse") in ("file", "directory"):
+    """The editor of ``spec``; its widgets are made by ``build()``. ``browse_paths``: text settings whose spec
+    says ``browse`` (only this app's own types do: the hint never comes over the wire) get a Browse… button —
+    only where the service runs on this computer."""
+    kind = kind_of(spec)
+    if browse_paths and kind is ValueKind.TEXT and spec.browse is not None:
         return _PathField(spec)
-    return FIELD_BUILDERS.get(spec.type, _UnknownField)(spec)
+    return FIELD_BUILDERS.get(kind, _UnknownField)(spec)
 
 
 # -- the form ------------------------------------------------------------------------------------------
@@ -645,10 +608,19 @@ class _Section:
         self._page, self._layout = None, None
 
 
+#: Qt takes a null label (a row with only a field); PySide6's type stubs do not say so.
+_NO_LABEL = cast(QWidget, None)
+
+
+def _row_of(layout: QFormLayout, widget: QWidget) -> int:
+    at, _role = cast(tuple[int, QFormLayout.ItemRole], layout.getWidgetPosition(widget))
+    return at
+
+
 class _Row:
     """One setting's place in the form: built or still waiting."""
 
-    __slots__ = ("field", "section", "duplicate", "layout", "warning_label")
+    __slots__ = ("duplicate", "field", "layout", "section", "warning_label")
 
     def __init__(self, field: _Field, section: _Section, duplicate: bool) -> None:
         self.field = field
@@ -710,13 +682,13 @@ class SettingsForm(QWidget):
 
     def _read_specs(self, rows: int, deadline: float | None = None) -> None:
         """Turn specs into fields until there are ``rows`` rows (or the deadline passes, or none are left)."""
-        values, group = self._initial_values, SettingKind.GROUP.value
+        values = self._initial_values
         while self._next_spec < len(self._specs) and len(self._rows) < rows:
             if deadline is not None and self._next_spec % 64 == 0 and time.perf_counter() >= deadline:
                 return
             spec = self._specs[self._next_spec]
             self._next_spec += 1
-            if spec.type == group and not spec.is_secret:
+            if kind_of(spec) is ValueKind.GROUP:
                 self._section = _Section(self, self._new_column())
                 self._groups.append((len(self._rows), spec, self._section))
                 continue
@@ -841,7 +813,7 @@ class SettingsForm(QWidget):
         # Help goes under the field, in the field column, as a row of its own (no container widget per setting).
         # The warning row between them is only made when there is a warning.
         if spec.description.strip():
-            layout.addRow(None, self._help_label(spec.description))
+            layout.setWidget(layout.rowCount(), QFormLayout.ItemRole.FieldRole, self._help_label(spec.description))
         else:
             layout.setItem(layout.rowCount(), QFormLayout.ItemRole.FieldRole, QSpacerItem(0, _ROW_GAP))
         if row.duplicate:
@@ -849,7 +821,10 @@ class SettingsForm(QWidget):
             widget.setEnabled(False)
             self._show_warning(row, f"Another setting is already named {_describe(spec.name)}: this one is ignored.")
         else:
-            self._show_warning(row, field.warning)
+            if spec.ends_with:
+                # the spec's hint about the value (a file name it should end in) is shown while typing
+                field.on_change = lambda: self._show_warning(row, field.current_warning())
+            self._show_warning(row, field.current_warning())
 
     def _show_warning(self, row: _Row, text: str | None) -> None:
         if row.layout is None:
@@ -861,12 +836,11 @@ class SettingsForm(QWidget):
             label.setTextFormat(Qt.TextFormat.PlainText)
             label.setPalette(self._warning_palette)
             label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
-            at, _role = row.layout.getWidgetPosition(row.field.widget)
-            row.layout.insertRow(at + 1, None, label)
+            assert row.field.widget is not None
+            row.layout.insertRow(_row_of(row.layout, row.field.widget) + 1, _NO_LABEL, label)
             row.warning_label = label
         row.warning_label.setText(_wrap(text or ""))
-        at, _role = row.layout.getWidgetPosition(row.warning_label)
-        row.layout.setRowVisible(at, bool(text))
+        row.layout.setRowVisible(_row_of(row.layout, row.warning_label), bool(text))
 
     # -- public API ------------------------------------------------------------------------------------
 
@@ -879,7 +853,7 @@ class SettingsForm(QWidget):
         for name, field in self._fields.items():
             if name in values or field.original is None:
                 field.set_value(values.get(name))
-                self._show_warning(self._rows[self._row_of[name]], field.warning)
+                self._show_warning(self._rows[self._row_of[name]], field.current_warning())
 
     def values(self) -> dict[str, Any]:
         self._read_all_specs()
@@ -899,9 +873,15 @@ class SettingsForm(QWidget):
         return out
 
     def warnings(self) -> dict[str, str]:
-        """Stored values that did not fit their type (shown under the field, replaced by the default)."""
+        """What is shown under the fields: stored values that did not fit their type (replaced by the default),
+        and the specs' hints about the values now in the fields (advice: saving is not blocked)."""
         self._read_all_specs()
-        return {name: field.warning for name, field in self._fields.items() if field.warning}
+        out: dict[str, str] = {}
+        for name, field in self._fields.items():
+            warning = field.current_warning()
+            if warning:
+                out[name] = warning
+        return out
 
     def widget_for(self, name: str) -> QWidget:
         """The editor of setting ``name`` (the line edit / spin box / check box / combo box itself); built now

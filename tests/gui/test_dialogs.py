@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QMessageBox, QWidget
+from PySide6.QtWidgets import QLabel, QMessageBox, QWidget
 
 from backend_manager_gui.core.models import SECRET_MARKER
 from backend_manager_gui.core.remote import RemoteService
@@ -270,3 +270,52 @@ def test_ten_thousand_settings_open_without_freezing_and_save_sends_every_value(
     run(loop, scenario(), timeout=120)
     assert probe.ticks > 10
     assert probe.worst_ms < 250, probe.verdict()
+
+
+def test_embedded_start_script_warns_while_it_is_not_main_py_and_the_manager_refuses_it(qtbot, loop, tmp_path) -> None:
+    """The self-starting ComfyUI's StartScript must be ComfyUI's main.py: the dialog says so under the field while
+    it is typed (the hint comes from the type's spec, not a name in the GUI), without blocking Save; the manager
+    refuses it with the same rule."""
+    from backend_manager_gui.core.local import LocalService
+
+    main = tmp_path / "ComfyUI" / "main.py"
+    main.parent.mkdir()
+    main.write_text("")
+    parent = QWidget()
+    qtbot.addWidget(parent)
+
+    async def scenario() -> None:
+        service = LocalService(tmp_path / "data")
+        await service.start()
+        try:
+            added = await service.add_backend("comfyui_selfstart")
+            await service.toggle_backend(added.id, False)  # nothing is started by the edit
+            backend = (await service.list_backends())[added.id]
+            btype = {t.id: t for t in await service.list_backend_types()}["comfyui_selfstart"]
+            task = asyncio.ensure_future(edit_backend_dialog(parent, service, backend, btype))
+            await _until(lambda: _open_dialog(parent) is not None)
+            dialog = _open_dialog(parent)
+            assert dialog is not None
+
+            def warning() -> list[str]:
+                """The warnings shown under the form's fields (the error banner is outside the form)."""
+                return [lbl.text() for lbl in dialog.form.findChildren(QLabel) if lbl.isVisible() and "should" in lbl.text()]
+
+            edit = dialog.form.widget_for("StartScript")
+            assert warning() == []  # empty: nothing typed yet
+            qtbot.keyClicks(edit, str(main.parent / "run.py"))
+            assert warning() == ["StartScript should end in main.py."]
+            assert dialog.save_button.isEnabled()
+            dialog.save_button.click()
+            await _until(lambda: dialog.error_text() != "")
+            assert dialog.error_text() == "StartScript must be ComfyUI's main.py."  # the manager's own refusal
+            assert warning() == ["StartScript should end in main.py."] and dialog.isVisible()
+            edit.setText(str(main))
+            assert warning() == []
+            dialog.save_button.click()
+            edited = await asyncio.wait_for(task, 10)
+            assert edited is not None and edited.settings["StartScript"] == str(main)
+        finally:
+            await service.aclose()
+
+    run(loop, scenario())

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QGroupBox, Q
 
 from backend_manager_gui.core.models import SECRET_MARKER, SettingSpec, backend_types_from_wire
 from backend_manager_gui.gui.settings_form import INT32_MAX, INT32_MIN, SettingsForm
+from tests.support.setting_kinds import DROPDOWN, EVERY_KIND, MANAGER
 
 TYPES_JSON = Path(__file__).parents[1] / "support" / "swarmui_backend_types.json"
 REAL_TYPES = backend_types_from_wire({"list": json.loads(TYPES_JSON.read_text(encoding="utf-8"))["backend_types"]})
@@ -283,3 +284,169 @@ def test_paths_of_this_computer_get_a_browse_button_that_fills_the_field(qtbot, 
     remote = SettingsForm(selfstart.settings, {"StartScript": ""}, browse_paths=False)
     qtbot.addWidget(remote)
     assert remote.widget_for("StartScript").parentWidget().findChild(QPushButton, options=Qt.FindChildOption.FindDirectChildrenOnly) is None
+
+
+# -- one value rule (core/values.py) for the form and the embedded manager ----------------------------------------
+
+_user_input = {
+    "Name": st.text(max_size=30),
+    "Count": st.integers(INT32_MIN, INT32_MAX),
+    "Ratio": st.floats(min_value=-1e15, max_value=1e15, allow_nan=False),
+    "Flag": st.booleans(),
+    "OldFlag": st.booleans(),
+    "Mode": st.integers(0, 2),
+    "Any": st.text(max_size=30),
+    "Items": st.text(max_size=40),
+    "Key": st.text(max_size=30),
+    "Shade": st.text(max_size=30),
+}
+
+
+def _enter(form: SettingsForm, name: str, value: object) -> None:
+    """Put ``value`` into setting ``name``'s editor the way a person's input ends up there."""
+    widget = form.widget_for(name)
+    if isinstance(widget, QLineEdit):
+        widget.setText(value)
+    elif isinstance(widget, (QSpinBox, QDoubleSpinBox)):
+        widget.setValue(value)
+    elif isinstance(widget, QCheckBox):
+        widget.setChecked(value)
+    elif isinstance(widget, QComboBox) and widget.isEditable():
+        widget.setEditText(value)
+    else:
+        widget.setCurrentIndex(value)
+
+
+@settings(
+    max_examples=30,
+    deadline=None,
+    phases=[Phase.explicit, Phase.generate],
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(typed=st.fixed_dictionaries({}, optional=_user_input))
+def test_what_the_form_produces_the_manager_accepts_and_the_form_shows_back_unchanged(qtbot, typed) -> None:
+    """Any input into a real form of every kind → form.values() → the embedded manager's validate() accepts it →
+    a form opened on what the manager stored reads back exactly that, with no warning."""
+    form = _form(qtbot, EVERY_KIND, {})
+    for name, value in typed.items():
+        _enter(form, name, value)
+    sent = form.values()
+    assert form.errors() == {}
+    stored = MANAGER.validate(sent)  # raises BackendApiError if the manager refused anything the form produced
+    again = _form(qtbot, EVERY_KIND, stored)
+    assert again.values() == stored and again.warnings() == {}
+    assert again.widget_for("Mode").currentIndex() == typed.get("Mode", 0)
+    form.deleteLater()
+    again.deleteLater()
+
+
+_stored_values = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=12),
+    st.sampled_from(["true", "False", "1", "0", "yes", "", " 7 ", "1.0", "2.5", "1e3", "b", "a, b"]),
+    st.lists(st.one_of(st.text(max_size=5), st.integers(), st.lists(st.integers(), max_size=1)), max_size=3),
+)
+
+
+@settings(
+    max_examples=30,
+    deadline=None,
+    phases=[Phase.explicit, Phase.generate],
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(data=st.data())
+def test_the_form_flags_a_stored_value_exactly_when_the_manager_would_refuse_it(qtbot, data) -> None:
+    from backend_manager_gui.core.errors import BackendApiError
+    from backend_manager_gui.core.values import display_text, require_value
+
+    checked = [s for s in EVERY_KIND if s.type in ("integer", "decimal", "boolean", "bool", "list", "dropdown")]
+    stored = {s.name: data.draw(_stored_values, label=s.name) for s in checked}
+    form = _form(qtbot, checked, stored)
+    flagged = set(form.warnings()) | set(form.errors())
+    refused = set()
+    for spec in checked:
+        if stored[spec.name] is None:
+            continue  # not set: the form shows the default, the manager uses it
+        try:
+            require_value(spec, stored[spec.name])
+        except BackendApiError:
+            refused.add(spec.name)
+    assert flagged == refused
+    assert form.values()[DROPDOWN.name] in (*(DROPDOWN.values or ()), display_text(stored[DROPDOWN.name]))
+    form.deleteLater()
+
+
+def test_the_old_tables_disagreements_are_one_rule_now(qtbot) -> None:
+    """1 and "" were true/false in one table and refused by the other; "yes" read as true where SwarmUI reads false."""
+    flag = SettingSpec("Flag", "boolean", default=True)
+    for stored in (1, 0, "", "1", "yes"):
+        form = _form(qtbot, [flag], {"Flag": stored})
+        assert form.values() == {"Flag": True} and "is not true or false" in form.warnings()["Flag"], stored
+    form = _form(qtbot, [flag], {"Flag": " FALSE "})
+    assert form.values() == {"Flag": False} and form.warnings() == {}
+
+
+def test_a_setting_that_should_end_in_main_py_warns_while_it_does_not_and_does_not_block(qtbot) -> None:
+    from backend_manager_gui.core.local.backend_types.comfyui import ComfySelfStartKind
+
+    form = _form(qtbot, ComfySelfStartKind.info.settings, {"StartScript": ""})
+    form.show()
+    edit = form.widget_for("StartScript")
+
+    def warning_under_the_field() -> str | None:
+        labels = [lbl for lbl in form.findChildren(QLabel) if lbl.isVisible() and "should end in" in lbl.text()]
+        if not labels:
+            return None
+        (label,) = labels
+        # the warning row is the one right under the field, in the field column
+        assert abs(label.mapTo(form, label.rect().topLeft()).y() - edit.mapTo(form, edit.rect().bottomLeft()).y()) < 40
+        assert label.mapTo(form, label.rect().topLeft()).x() == edit.mapTo(form, edit.rect().topLeft()).x()
+        return label.text()
+
+    assert warning_under_the_field() is None  # empty: not typed yet
+    edit.setText("/home/me/ComfyUI/start.sh")
+    assert warning_under_the_field() == "StartScript should end in main.py."
+    assert form.warnings() == {"StartScript": "StartScript should end in main.py."}
+    assert form.errors() == {}  # advice only: Save is not blocked by the form
+    edit.setText("/home/me/ComfyUI/main.py")
+    assert warning_under_the_field() is None and form.warnings() == {}
+    # a stored value is checked as soon as the form opens
+    stored = _form(qtbot, ComfySelfStartKind.info.settings, {"StartScript": "/opt/run.py"})
+    assert stored.warnings() == {"StartScript": "StartScript should end in main.py."}
+
+
+def test_a_servers_start_script_gets_neither_the_main_py_warning_nor_browse(qtbot) -> None:
+    """SwarmUI's own comfyui_selfstart has a StartScript too (a .sh is fine there): the hints are this app's own."""
+    from PySide6.QtWidgets import QPushButton
+
+    swarm = next(t for t in REAL_TYPES if t.id == "comfyui_selfstart")
+    # even a spec whose wire data has keys named like the hints, shown with browse_paths on
+    marked = [SettingSpec.from_wire({**s.to_wire(), "browse": "file", "ends_with": "main.py"}) for s in swarm.settings]
+    form = SettingsForm(marked, {"StartScript": "/srv/swarm/start.sh"}, browse_paths=True)
+    qtbot.addWidget(form)
+    assert form.warnings() == {}
+    box = form.widget_for("StartScript").parentWidget()
+    assert box.findChild(QPushButton, options=Qt.FindChildOption.FindDirectChildrenOnly) is None
+
+
+def test_a_folder_setting_browses_for_a_folder_and_a_file_setting_filters_on_its_ending(qtbot, tmp_path) -> None:
+    from PySide6.QtWidgets import QFileDialog, QPushButton
+
+    from backend_manager_gui.core.local.backend_types import KINDS
+
+    def browse(type_id: str, name: str) -> tuple[QFileDialog.FileMode, list[str], str]:
+        form = SettingsForm(KINDS[type_id].info.settings, {name: str(tmp_path)}, browse_paths=True)
+        qtbot.addWidget(form)
+        button = form.widget_for(name).parentWidget().findChild(
+            QPushButton, options=Qt.FindChildOption.FindDirectChildrenOnly)
+        button.click()
+        dialog = form.findChild(QFileDialog, "browseDialog") or form.window().findChild(QFileDialog, "browseDialog")
+        assert dialog is not None and dialog.isVisible()
+        seen = dialog.fileMode(), dialog.nameFilters(), dialog.directory().absolutePath()
+        dialog.close()
+        return seen
+
+    assert browse("command", "WorkingDir")[0] == QFileDialog.FileMode.Directory
+    assert browse("comfyui_selfstart", "StartScript") == (
+        QFileDialog.FileMode.ExistingFile, ["main.py (*main.py)", "All files (*)"], str(tmp_path))
+    mode, filters, _start = browse("comfyui_selfstart", "Python")
+    assert mode == QFileDialog.FileMode.ExistingFile and "main.py (*main.py)" not in filters

@@ -9,12 +9,14 @@ from __future__ import annotations
 import os
 import re
 import shlex
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Mapping
+from typing import Any, ClassVar
 
 from ...errors import BackendApiError
-from ...models import BackendType, SettingKind, SettingSpec
+from ...models import BackendType
+from ...values import require_value
 
 
 @dataclass(frozen=True)
@@ -49,8 +51,9 @@ class WorkerKind:
         return frozenset(spec.name for spec in self.info.settings if spec.is_secret)
 
     def validate(self, settings: Mapping[str, Any]) -> dict[str, Any]:
-        """Coerce every value to its spec's type and check it; ``settings`` holds every spec's name."""
-        out = {spec.name: coerce(spec, settings.get(spec.name, spec.default)) for spec in self.info.settings}
+        """Every value in its spec's canonical form (core/values.py, as the settings form reads them), then checked;
+        ``settings`` holds every spec's name."""
+        out = {spec.name: require_value(spec, settings.get(spec.name, spec.default)) for spec in self.info.settings}
         self.check(out)
         return out
 
@@ -91,42 +94,7 @@ class WorkerKind:
         return {}
 
 
-# ---- value helpers shared by the kinds ---------------------------------------------------------
-
-_TRUE = {"true", "1", "yes", "on"}
-_FALSE = {"false", "0", "no", "off", ""}
-
-
-def coerce(spec: SettingSpec, value: Any) -> Any:
-    """Turn a value from an edit into the spec's type, or refuse naming the setting."""
-    kind = spec.kind
-    if kind is SettingKind.INTEGER:
-        if isinstance(value, bool):
-            raise BackendApiError(f"{spec.name} must be a whole number.")
-        if isinstance(value, float) and value.is_integer():
-            return int(value)
-        if isinstance(value, int):
-            return value
-        if isinstance(value, str):
-            try:
-                return int(value.strip())
-            except ValueError:
-                pass
-        raise BackendApiError(f"{spec.name} must be a whole number.")
-    if kind is SettingKind.BOOLEAN:
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
-            return value.strip().lower() in _TRUE
-        raise BackendApiError(f"{spec.name} must be true or false.")
-    # text and anything else: plain text
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float, str)):
-        return str(value)
-    raise BackendApiError(f"{spec.name} must be text.")
+# ---- checks shared by the kinds (each value's kind is checked by core/values.py) -------------------------
 
 
 _GPU_RE = re.compile(r"^\d+(,\d+)*$")
@@ -197,8 +165,8 @@ def base_child_env(extra: Mapping[str, str]) -> dict[str, str]:
 
 
 def _registry() -> dict[str, WorkerKind]:
-    from .command import CommandKind
     from .comfyui import ComfyApiKind, ComfySelfStartKind
+    from .command import CommandKind
 
     kinds: list[WorkerKind] = [ComfySelfStartKind(), ComfyApiKind(), CommandKind()]
     return {k.id: k for k in kinds}
@@ -206,4 +174,4 @@ def _registry() -> dict[str, WorkerKind]:
 
 KINDS: dict[str, WorkerKind] = _registry()
 
-__all__ = ["KINDS", "LaunchPlan", "WorkerKind", "coerce"]
+__all__ = ["KINDS", "LaunchPlan", "WorkerKind"]

@@ -5,12 +5,14 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 from urllib.parse import urlsplit
 
 from ...errors import BackendApiError
 from ...models import BackendType, SettingSpec
+from ...values import hint_warning
 from . import (
     LaunchPlan,
     WorkerKind,
@@ -45,6 +47,13 @@ _TIMEOUT_SPEC = SettingSpec(
 )
 
 
+_START_SCRIPT_SPEC = SettingSpec(
+    name="StartScript", type="text", default="", browse="file", ends_with="main.py",
+    description="The main.py of your ComfyUI folder.",
+    placeholder="/home/me/ComfyUI/main.py",
+)
+
+
 def comfy_free_request(base_url: str | None, system_ram: bool) -> tuple[str, dict[str, Any]] | None:
     if not base_url:
         return None
@@ -59,13 +68,9 @@ class ComfySelfStartKind(WorkerKind):
         description="A ComfyUI this app starts, watches and stops: point it at ComfyUI's main.py.",
         is_standard=True,
         settings=(
+            _START_SCRIPT_SPEC,
             SettingSpec(
-                name="StartScript", type="text", default="", extra={"browse": "file"},
-                description="The main.py of your ComfyUI folder.",
-                placeholder="/home/me/ComfyUI/main.py",
-            ),
-            SettingSpec(
-                name="Python", type="text", default="", extra={"browse": "file"},
+                name="Python", type="text", default="", browse="file",
                 description="The Python that runs ComfyUI. Empty = automatic: the ComfyUI folder's venv/ or .venv/,\n"
                             "else ../python_embeded/ (portable Windows build), else the Python running this app.",
                 placeholder="automatic",
@@ -84,7 +89,7 @@ class ComfySelfStartKind(WorkerKind):
         script = settings["StartScript"].strip()
         if not script:
             raise BackendApiError("StartScript is empty: set it to the main.py of your ComfyUI folder.")
-        if not script.replace("\\", "/").endswith("main.py"):
+        if hint_warning(_START_SCRIPT_SPEC, script):  # the form warns with the same rule while it is typed
             raise BackendApiError("StartScript must be ComfyUI's main.py.")
         if not Path(script).expanduser().is_file():
             raise BackendApiError(f"StartScript {script} does not exist.")
@@ -162,7 +167,7 @@ class ComfyApiKind(WorkerKind):
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise BackendApiError("Address must be an http:// or https:// URL, like http://127.0.0.1:8188.")
         try:
-            parts.port
+            _ = parts.port  # raises on a bad port
         except ValueError:
             raise BackendApiError("Address has a bad port number.") from None
 

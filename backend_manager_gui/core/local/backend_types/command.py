@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 from urllib.parse import urlsplit
 
 from ...errors import BackendApiError
@@ -42,7 +43,7 @@ class CommandKind(WorkerKind):
                 placeholder="python server.py --port {port}",
             ),
             SettingSpec(
-                name="WorkingDir", type="text", default="", extra={"browse": "directory"},
+                name="WorkingDir", type="text", default="", browse="folder",
                 description="Folder to start it in. Empty = the app's data folder.", placeholder="/home/me/worker",
             ),
             SettingSpec(
