@@ -7,31 +7,15 @@ block for a while, so ``gpu_report`` runs them in a worker thread, and any NVML 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Mapping
 
 from ..lazy import lazy_module
+from ..service import GpuInfo, GpuReport
 
 if TYPE_CHECKING:
     import psutil
 else:  # only asked for when the GPU report is read
     psutil = lazy_module("psutil")
-
-
-@dataclass(frozen=True)
-class GpuInfo:
-    index: int
-    name: str
-    memory_used: int  # bytes
-    memory_total: int  # bytes
-    utilization: int | None  # percent; None when the GPU does not report it
-    processes: dict[int, int] = field(default_factory=dict)  # backend id -> bytes used on this GPU
-
-
-@dataclass(frozen=True)
-class GpuReport:
-    gpus: tuple[GpuInfo, ...] = ()
-    reason: str | None = None  # why the list is empty (or partial), in words
 
 
 def _text(value: object) -> str:
