@@ -28,6 +28,7 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QBrush, QColor, QFont
 
+from ..core.fleet import gpu_text
 from ..core.models import Backend, BackendStatus
 from . import icons
 
@@ -115,11 +116,6 @@ class _Row:
         if self.backend.enabled != other.backend.enabled and Column.ENABLED not in cols:
             cols.append(Column.ENABLED)
         return sorted(cols)
-
-
-def _gpu_from_settings(backend: Backend) -> str:
-    gpu = backend.settings.get("GPU_ID")
-    return str(gpu) if gpu not in (None, "") else ""
 
 
 class BackendsModel(QAbstractTableModel):
@@ -288,7 +284,7 @@ class BackendsModel(QAbstractTableModel):
 
     def _make_row(self, b: Backend) -> _Row:
         # runs for every new or changed backend (5,000 on a first load): plain locals, no enum indexing
-        gpu, port = self._details(b) if self._details is not None else (_gpu_from_settings(b), "")
+        gpu, port = self._details(b) if self._details is not None else (gpu_text(b.settings), "")
         last_used = b.time_since_used or ""
         title = b.title or self._type_names.get(b.type, b.type)
         type_name = self._type_names.get(b.type, b.type)

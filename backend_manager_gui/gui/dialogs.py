@@ -233,7 +233,7 @@ class EditBackendDialog(QDialog):
                     edited = save.result()
                 except BackendServiceError as exc:
                     log.info("Edit of backend %s refused: %s", self.backend.id, exc)
-                    self.show_error(describe_error(exc, getattr(service, "location", None)))
+                    self.show_error(describe_error(exc, service.location))
                     continue
                 self._events = None  # done() below emits finished: not a cancel
                 self.done(QDialog.DialogCode.Accepted)
