@@ -116,7 +116,7 @@ async def open_service(profile: ConnectionProfile, *, token: str | None = None, 
     from ..core.remote import RemoteService
 
     if token is None:
-        token = (secrets or secret_store()).get(profile.token_key)
+        token = await (secrets or secret_store()).aget(profile.token_key)
     return RemoteService(profile.target, token=token)
 
 
