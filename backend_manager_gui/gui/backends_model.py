@@ -19,6 +19,7 @@ from typing import Any
 from PySide6.QtCore import (
     QAbstractTableModel,
     QModelIndex,
+    QModelRoleData,
     QModelRoleDataSpan,
     QObject,
     QPersistentModelIndex,
@@ -516,7 +517,7 @@ class BackendsFilterModel(QSortFilterProxyModel):
             [needle in source._rows[i].search for i in source._ids] if needle and source is not None else None
         )
 
-    def multiData(self, index: QModelIndex | QPersistentModelIndex, roleDataSpan: QModelRoleDataSpan) -> None:  # noqa: N802, N803
+    def multiData(self, index: QModelIndex | QPersistentModelIndex, roleDataSpan: QModelRoleDataSpan | QModelRoleData) -> None:  # noqa: N802, N803
         # the view's delegate asks for ~8 roles of a cell in one multiData call; Qt's proxy would answer each
         # with a mapToSource and a data() of its own: map once and let the source answer them all
         # (about an eighth off every repaint of the table)
