@@ -3,7 +3,8 @@
 ``spawn()`` keeps a strong reference to every task (a bare ``ensure_future`` may be garbage collected
 mid-flight) and sends any failure nobody handled to the loop's exception handler: the app installs one
 that logs and shows it, and the test loop fixture fails the test. ``ask()`` and ``wait_dialog()`` let a
-coroutine wait for a person's answer without a nested modal ``exec()``.
+coroutine wait for a person's answer without a nested modal ``exec()``. ``worker_host()``, ``change_feed()``
+and ``service_warnings()`` are the one place the GUI asks what a service offers beyond the contract.
 """
 
 from __future__ import annotations
