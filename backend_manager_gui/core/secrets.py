@@ -5,6 +5,7 @@ Secrets (backend secret settings, server tokens) are never written to plain sett
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -98,6 +99,18 @@ class SecretStore:
         data = self._read_file()
         data[key] = secret
         self._write_file(data)
+
+    async def aget(self, key: str) -> str | None:
+        """``get`` in a worker thread: a keyring call may block for long (a locked keyring asks for its password)."""
+        found: list[str | None] = []
+        # through a closure: the loop's thread pool (qasync's QThreadExecutor) logs a call's arguments and
+        # result at DEBUG, and here they are a secret
+        await asyncio.to_thread(lambda: found.append(self.get(key)))
+        return found[0]
+
+    async def aset(self, key: str, secret: str) -> None:
+        """``set`` in a worker thread (see ``aget``)."""
+        await asyncio.to_thread(lambda: self.set(key, secret))
 
     def delete(self, key: str) -> None:
         if self.use_keyring:

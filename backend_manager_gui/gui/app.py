@@ -130,7 +130,7 @@ async def main(args: argparse.Namespace, token: str | None = None) -> int:
     settings = QSettings()
     profile = initial_profile(args, settings)
     if profile.kind is ConnectionKind.SERVER and token is None:
-        token = secret_store().get(profile.token_key)
+        token = await secret_store().aget(profile.token_key)
     try:
         service = await open_service(profile, token=token)
     except BackendServiceError as exc:

@@ -19,6 +19,7 @@ from typing import Any
 from PySide6.QtCore import (
     QAbstractTableModel,
     QModelIndex,
+    QModelRoleData,
     QModelRoleDataSpan,
     QObject,
     QPersistentModelIndex,
@@ -28,6 +29,7 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QBrush, QColor, QFont
 
+from ..core.fleet import gpu_text
 from ..core.models import Backend, BackendStatus
 from . import icons
 
@@ -115,11 +117,6 @@ class _Row:
         if self.backend.enabled != other.backend.enabled and Column.ENABLED not in cols:
             cols.append(Column.ENABLED)
         return sorted(cols)
-
-
-def _gpu_from_settings(backend: Backend) -> str:
-    gpu = backend.settings.get("GPU_ID")
-    return str(gpu) if gpu not in (None, "") else ""
 
 
 class BackendsModel(QAbstractTableModel):
@@ -288,7 +285,7 @@ class BackendsModel(QAbstractTableModel):
 
     def _make_row(self, b: Backend) -> _Row:
         # runs for every new or changed backend (5,000 on a first load): plain locals, no enum indexing
-        gpu, port = self._details(b) if self._details is not None else (_gpu_from_settings(b), "")
+        gpu, port = self._details(b) if self._details is not None else (gpu_text(b.settings), "")
         last_used = b.time_since_used or ""
         title = b.title or self._type_names.get(b.type, b.type)
         type_name = self._type_names.get(b.type, b.type)
@@ -520,7 +517,7 @@ class BackendsFilterModel(QSortFilterProxyModel):
             [needle in source._rows[i].search for i in source._ids] if needle and source is not None else None
         )
 
-    def multiData(self, index: QModelIndex | QPersistentModelIndex, roleDataSpan: QModelRoleDataSpan) -> None:  # noqa: N802, N803
+    def multiData(self, index: QModelIndex | QPersistentModelIndex, roleDataSpan: QModelRoleDataSpan | QModelRoleData) -> None:  # noqa: N802, N803
         # the view's delegate asks for ~8 roles of a cell in one multiData call; Qt's proxy would answer each
         # with a mapToSource and a data() of its own: map once and let the source answer them all
         # (about an eighth off every repaint of the table)

@@ -63,10 +63,10 @@ class ConnectionProfile:
     def from_json(cls, raw: object) -> ConnectionProfile | None:
         if not isinstance(raw, dict):
             return None
-        try:
-            return cls(ConnectionKind(raw.get("kind")), str(raw.get("target") or ""))
-        except ValueError:
+        kind = raw.get("kind")
+        if kind not in tuple(ConnectionKind):
             return None
+        return cls(ConnectionKind(kind), str(raw.get("target") or ""))
 
 
 LOCAL_DEFAULT = ConnectionProfile(ConnectionKind.LOCAL)
@@ -116,7 +116,7 @@ async def open_service(profile: ConnectionProfile, *, token: str | None = None, 
     from ..core.remote import RemoteService
 
     if token is None:
-        token = (secrets or secret_store()).get(profile.token_key)
+        token = await (secrets or secret_store()).aget(profile.token_key)
     return RemoteService(profile.target, token=token)
 
 

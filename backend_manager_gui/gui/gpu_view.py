@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QHideEvent, QShowEvent
@@ -24,8 +23,10 @@ from PySide6.QtWidgets import (
 )
 
 from ..core.errors import BackendServiceError
+from ..core.fleet import gpu_ids
 from ..core.models import Backend
-from .tasks import describe_error, spawn
+from ..core.service import BackendService, GpuInfo, GpuReport
+from .tasks import describe_error, spawn, worker_host
 
 log = logging.getLogger(__name__)
 
@@ -39,21 +40,6 @@ def gib(n: int) -> str:
     return f"{n / GIB:.1f}"
 
 
-def gpu_ids(backend: Backend) -> set[int]:
-    """The GPU indexes a backend is set to use (``GPU_ID`` "0" or "0,1"; other forms are ignored)."""
-    raw = backend.settings.get("GPU_ID")
-    if isinstance(raw, bool) or raw is None:
-        return set()
-    if isinstance(raw, int):
-        return {raw}
-    out = set()
-    for part in str(raw).replace(";", ",").split(","):
-        part = part.strip()
-        if part.isdigit():
-            out.add(int(part))
-    return out
-
-
 def users_of(index: int, processes: dict[int, int], backends: dict[int, Backend]) -> list[str]:
     """Who uses GPU ``index``: measured users (with memory) first, then backends set to it that hold nothing."""
     out = []
@@ -62,7 +48,7 @@ def users_of(index: int, processes: dict[int, int], backends: dict[int, Backend]
         name = f"#{backend_id} {b.title}".strip() if b is not None else f"#{backend_id}"
         out.append(f"{name} ({gib(used)} GiB)")
     for backend_id, b in sorted(backends.items()):
-        if backend_id not in processes and index in gpu_ids(b):
+        if backend_id not in processes and index in gpu_ids(b.settings):
             out.append(f"#{backend_id} {b.title}".strip() + f" (set to this GPU, {b.status.value})")
     return out
 
@@ -93,7 +79,7 @@ class _GpuRow(QFrame):
         grid.addWidget(self.users_label, 3, 1)
         grid.setColumnStretch(1, 1)
 
-    def show_gpu(self, gpu: Any, backends: dict[int, Backend]) -> None:
+    def show_gpu(self, gpu: GpuInfo, backends: dict[int, Backend]) -> None:
         self.name_label.setText(f"GPU {gpu.index} · {gpu.name}")
         total = max(int(gpu.memory_total), 0)
         used = min(max(int(gpu.memory_used), 0), total) if total else max(int(gpu.memory_used), 0)
@@ -111,7 +97,7 @@ class GpuDock(QDockWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("GPUs", parent)
         self.setObjectName("gpuDock")
-        self._service: Any = None
+        self._service: BackendService | None = None
         self._task: asyncio.Task[None] | None = None
         self._rows: list[_GpuRow] = []
 
@@ -148,7 +134,7 @@ class GpuDock(QDockWidget):
 
     # -- public API --------------------------------------------------------------------------------------
 
-    def set_service(self, service: Any) -> None:
+    def set_service(self, service: BackendService | None) -> None:
         self._service = service
         if self._task is not None and not self._task.done():
             self._task.cancel()
@@ -162,20 +148,21 @@ class GpuDock(QDockWidget):
 
     async def refresh(self) -> None:
         service = self._service
-        if service is None or not self._has_gpus():
+        host = worker_host(service)
+        if service is None or host is None:
             self._show_text(REMOTE_TEXT if service is not None else "No service", "")
             return
         try:
-            report = await service.gpus()
+            report = await host.gpus()
             backends = await service.list_backends() if report.gpus else {}
         except BackendServiceError as exc:
-            self._show_text("Cannot read the GPUs", describe_error(exc, getattr(service, "location", None)))
+            self._show_text("Cannot read the GPUs", describe_error(exc, service.location))
             return
         if service is not self._service:
             return  # switched connection meanwhile
         self.show_report(report, backends)
 
-    def show_report(self, report: Any, backends: dict[int, Backend]) -> None:
+    def show_report(self, report: GpuReport, backends: dict[int, Backend]) -> None:
         if not report.gpus:
             reason = (report.reason or "").strip()
             if reason.startswith(NO_GPU):
@@ -200,7 +187,7 @@ class GpuDock(QDockWidget):
     # -- internals ---------------------------------------------------------------------------------------
 
     def _has_gpus(self) -> bool:
-        return callable(getattr(self._service, "gpus", None))
+        return worker_host(self._service) is not None
 
     def _show_text(self, headline: str, detail: str) -> None:
         self.headline.setText(headline)

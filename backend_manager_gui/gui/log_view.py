@@ -13,7 +13,6 @@ import logging
 import os
 from collections import deque
 from pathlib import Path
-from typing import Any
 
 from PySide6.QtCore import QObject, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QFontDatabase, QTextCursor
@@ -29,7 +28,9 @@ from PySide6.QtWidgets import (
 )
 
 from ..core.errors import BackendServiceError
+from ..core.service import BackendService
 from .icons import icon
+from .tasks import worker_host
 
 APP_LOGGER = "backend_manager_gui"
 POLL_MS = 700
@@ -68,7 +69,7 @@ class LogDock(QDockWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("Log", parent)
         self.setObjectName("logDock")
-        self._service: Any = None
+        self._service: BackendService | None = None
         self._backend_id: int | None = None
         self._path: Path | None = None
         self._offset = 0
@@ -124,7 +125,7 @@ class LogDock(QDockWidget):
         """True when a backend's log file is shown (embedded manager, backend selected)."""
         return self._path is not None
 
-    def set_service(self, service: Any) -> None:
+    def set_service(self, service: BackendService | None) -> None:
         self._service = service
         self._backend_id = None
         self._render()
@@ -143,7 +144,7 @@ class LogDock(QDockWidget):
     # -- internals ---------------------------------------------------------------------------------------
 
     def _has_live_logs(self) -> bool:
-        return callable(getattr(self._service, "log_path", None))
+        return worker_host(self._service) is not None
 
     def _render(self) -> None:
         """Show the selected backend's log when the service has log files, else the app's own log."""
@@ -151,9 +152,10 @@ class LogDock(QDockWidget):
         self._path = None
         self._partial = ""
         self.text.clear()
-        if self._has_live_logs() and self._backend_id is not None:
+        host = worker_host(self._service)
+        if host is not None and self._backend_id is not None:
             try:
-                self._path = Path(self._service.log_path(self._backend_id))
+                self._path = Path(host.log_path(self._backend_id))
             except (BackendServiceError, KeyError, OSError, ValueError) as exc:
                 self.source_label.setText(f"No log for backend {self._backend_id}: {exc}")
             else:
@@ -168,7 +170,7 @@ class LogDock(QDockWidget):
             if self._has_live_logs() and self._backend_id is None:
                 self.source_label.setText("This app's log — select a backend to see its own log")
             elif self._backend_id is None or not self._has_live_logs():
-                where = getattr(self._service, "location", None)
+                where = self._service.location if self._service is not None else None
                 self.source_label.setText(f"This app's log (calls to {where} and errors)" if where else "This app's log")
             self.text.setPlaceholderText(
                 "Nothing logged yet. Failed calls, refusals and errors will show here."

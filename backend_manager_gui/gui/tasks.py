@@ -3,7 +3,8 @@
 ``spawn()`` keeps a strong reference to every task (a bare ``ensure_future`` may be garbage collected
 mid-flight) and sends any failure nobody handled to the loop's exception handler: the app installs one
 that logs and shows it, and the test loop fixture fails the test. ``ask()`` and ``wait_dialog()`` let a
-coroutine wait for a person's answer without a nested modal ``exec()``.
+coroutine wait for a person's answer without a nested modal ``exec()``. ``worker_host()``, ``change_feed()``
+and ``service_warnings()`` are the one place the GUI asks what a service offers beyond the contract.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any, TypeVar
 from PySide6.QtWidgets import QDialog, QMessageBox, QWidget
 
 from ..core.errors import BackendServiceError, ServiceUnavailable
+from ..core.service import ChangeFeed, HasWarnings, WorkerHost
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -71,9 +73,27 @@ async def cancel_tasks(tasks: Iterable[asyncio.Task[Any]]) -> None:
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
+# ---- what a service offers beyond the contract: the one place the GUI asks (core/service.py declares them)
+
+
+def worker_host(service: object) -> WorkerHost | None:
+    """The service as a ``WorkerHost`` (workers on this computer: details, log files, GPUs), else None."""
+    return service if isinstance(service, WorkerHost) else None
+
+
+def change_feed(service: object) -> ChangeFeed | None:
+    """The service as a ``ChangeFeed`` (tells of each status change itself), else None."""
+    return service if isinstance(service, ChangeFeed) else None
+
+
+def service_warnings(service: object) -> list[str]:
+    """The notes a service has for the person from its start (none for a service without any)."""
+    return [str(w) for w in service.warnings] if isinstance(service, HasWarnings) else []
+
+
 def is_embedded(service: object) -> bool:
     """The embedded manager (this computer) has extras a server has not: GPU report, worker details."""
-    return callable(getattr(service, "gpus", None)) and callable(getattr(service, "details", None))
+    return worker_host(service) is not None
 
 
 def describe_error(exc: BaseException, where: str | None = None) -> str:

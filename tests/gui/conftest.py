@@ -7,6 +7,7 @@ the window's own slots run while ``qtbot.waitUntil`` spins the Qt event loop (wh
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import Coroutine, Iterator
 from typing import Any, TypeVar
 
@@ -33,6 +34,10 @@ class _TestLoop(qasync.QEventLoop):
 @pytest.fixture
 def loop(qapp) -> Iterator[qasync.QEventLoop]:
     """A qasync loop that fails the test on any unhandled task error (STYLE.md pitfalls 2, 3, 8)."""
+    # earlier tests' loops and windows sit in reference cycles; collected here, they die on the GUI thread.
+    # Left to chance, a collection in a worker thread (a to_thread call) destroys a loop's QObjects there and
+    # leaves Qt a dangling timer: a segfault a test or two later (what the app's MainThreadGarbageCollector avoids)
+    gc.collect()
     ev = _TestLoop(qapp)
     errors: list[dict[str, Any]] = []
 

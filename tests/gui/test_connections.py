@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import threading
 from pathlib import Path
 
 import keyring
@@ -10,11 +11,17 @@ from PySide6.QtCore import QSettings
 
 from backend_manager_gui.core.local import LocalService
 from backend_manager_gui.gui.backends_model import Column
-from backend_manager_gui.gui.connections import ConnectDialog, ConnectionKind, ConnectionProfile, ProfileStore
+from backend_manager_gui.gui.connections import (
+    ConnectDialog,
+    ConnectionKind,
+    ConnectionProfile,
+    ProfileStore,
+)
 from backend_manager_gui.gui.main_window import MainWindow
 from tests.gui.conftest import run
 from tests.gui.window_helpers import status_text, table_column, until
 from tests.support.fake_swarm import FakeSwarm
+from tests.support.file_keyring import FileKeyring
 
 
 def _dialog(window: MainWindow) -> ConnectDialog | None:
@@ -126,3 +133,62 @@ def test_a_server_that_is_not_there_is_explained_until_it_comes(loop, qtbot, tmp
     finally:
         run(loop, window.shutdown())
         run(loop, fake.stop())
+
+
+class _ThreadRecordingKeyring(FileKeyring):
+    """The test keyring, noting for each call whether it ran on the GUI (main) thread."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[tuple[str, bool]] = []
+
+    def _note(self, what: str) -> None:
+        self.calls.append((what, threading.current_thread() is threading.main_thread()))
+
+    def get_password(self, service: str, username: str) -> str | None:
+        self._note("get")
+        return super().get_password(service, username)
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self._note("set")
+        super().set_password(service, username, password)
+
+
+def test_the_keyring_is_never_called_on_the_gui_thread(loop, qtbot, tmp_path: Path):
+    """A locked keyring may ask for its password and take seconds: the window must not freeze meanwhile."""
+    gc.collect()
+    recorder = _ThreadRecordingKeyring()
+    keyring.set_keyring(recorder)
+    fake = FakeSwarm(token="tok")
+    fake.add("comfyui_api", title="There")
+    other = FakeSwarm()
+    run(loop, fake.start())
+    run(loop, other.start())
+    from backend_manager_gui.core.remote import RemoteService
+
+    settings = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
+    window = MainWindow(RemoteService(other.url), settings=settings, poll_interval=0.3, max_poll_interval=1.0)
+    qtbot.addWidget(window)
+    try:
+        window.show()
+        for token in ("tok", None):  # typed once (stored), then the stored one is read back (has_token)
+            window.act_connect.trigger()
+            until(loop, lambda: _dialog(window) is not None, what="the Connect dialog")
+            dialog = _dialog(window)
+            dialog.server_radio.setChecked(True)
+            dialog.url_edit.setText(fake.url if token else other.url)
+            if token:
+                dialog.token_edit.setText(token)
+            dialog.buttons.accepted.emit()
+            target = fake.url if token else other.url
+            until(loop, lambda t=target: window.service.location == t, what="switched")
+        # and the stored token is read when a recent connection is opened again
+        window._fill_recent_menu()
+        {a.text(): a for a in window.recent_menu.actions()}[f"SwarmUI server {fake.url}"].trigger()
+        until(loop, lambda: table_column(window, Column.TITLE) == ["There"], what="the server's backends")
+        assert {what for what, _ in recorder.calls} == {"get", "set"}
+        assert [c for c in recorder.calls if c[1]] == [], f"keyring calls on the GUI thread: {recorder.calls}"
+    finally:
+        run(loop, window.shutdown())
+        run(loop, fake.stop())
+        run(loop, other.stop())

@@ -344,10 +344,10 @@ def test_no_key_is_bound_twice(loop, qtbot, tmp_path):
     """Qt ignores a shortcut bound twice as "ambiguous": Ctrl+Q and F5 once did nothing on X11 for that reason."""
     from PySide6.QtGui import QAction, QKeySequence
 
-    from backend_manager_gui.gui.main_window import _unique_keys
+    from backend_manager_gui.gui.actions.menu import unique_keys
 
     # the case that broke: a standard key plus the same key spelled out
-    keys = [k.toString() for k in _unique_keys((QKeySequence.StandardKey.Refresh, "F5"))]
+    keys = [k.toString() for k in unique_keys((QKeySequence.StandardKey.Refresh, "F5"))]
     assert keys.count("F5") == 1
     with swarm_window(loop, qtbot, tmp_path) as (window, _fake):
         seen: dict[tuple[str, int], str] = {}

@@ -72,11 +72,11 @@ def test_sessions_expiring_every_two_calls(loop, qtbot, tmp_path, long_run, figu
                 assert fake.backends[bid]["title"] == title
                 until(loop, lambda: row_text(window, bid, Column.TITLE) == title, what="the new title in the table")
                 # the edit's own refresh-and-select ends before the person picks the next row
-                until(loop, lambda: not window._tasks, what="the edit to finish")
+                until(loop, lambda: not window.ctx.tasks, what="the edit to finish")
                 edits += 1
             else:
                 window.select_backends([bid])
-                until(loop, lambda: not window._busy, what="no row busy")
+                until(loop, lambda: not window.ctx.busy, what="no row busy")
                 action = {1: window.act_toggle, 2: window.act_restart, 3: window.act_free, 4: window.act_refresh}[step]
                 was_enabled = fake.backends[bid]["enabled"]
                 action.trigger()
@@ -91,7 +91,7 @@ def test_sessions_expiring_every_two_calls(loop, qtbot, tmp_path, long_run, figu
                         fake.set_status(bid, "running")
                 run(loop, asyncio.sleep(0.05))
             actions += 1
-        until(loop, lambda: not window._busy, what="the last action to finish")
+        until(loop, lambda: not window.ctx.busy, what="the last action to finish")
         run(loop, window.poller.refresh())
     finally:
         probe.stop()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .gpus import GpuInfo, GpuReport
-from .manager import LocalService, WorkerDetails
+from ..service import GpuInfo, GpuReport, WorkerDetails
+from .manager import LocalService
 
 __all__ = ["GpuInfo", "GpuReport", "LocalService", "WorkerDetails"]

@@ -13,38 +13,15 @@ Indexes are NVML's, which are in PCI bus order; CUDA numbers the same GPUs in th
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Mapping, Protocol, runtime_checkable
 
 from ..lazy import lazy_module
+from ..service import GpuInfo, GpuReport
 
 if TYPE_CHECKING:
     import psutil
 else:  # only asked for when the GPU report is read
     psutil = lazy_module("psutil")
-
-
-@dataclass(frozen=True)
-class GpuInfo:
-    index: int
-    name: str
-    memory_used: int  # bytes
-    memory_total: int  # bytes
-    utilization: int | None  # percent; None when the GPU does not report it
-    processes: dict[int, int] = field(default_factory=dict)  # backend id -> bytes used on this GPU
-    uuid: str = ""  # "GPU-8f3c…": stays the same whatever the numbering
-    pci_bus_id: str = ""  # "00000000:01:00.0"
-
-    @property
-    def label(self) -> str:
-        """"1: NVIDIA RTX 3090 (24 GiB)" — how a person recognises the card."""
-        return f"{self.index}: {self.name} ({self.memory_total / 2**30:.0f} GiB)"
-
-
-@dataclass(frozen=True)
-class GpuReport:
-    gpus: tuple[GpuInfo, ...] = ()
-    reason: str | None = None  # why the list is empty (or partial), in words
 
 
 def _text(value: object) -> str:

@@ -8,7 +8,6 @@ import logging
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +23,7 @@ else:  # imported with the first worker's client: a manager whose backends are a
 from ..errors import BackendApiError
 from ..models import SECRET_MARKER, Backend, BackendStatus, BackendType
 from ..secrets import SecretStore
-from ..service import BackendSelector
+from ..service import BackendSelector, WorkerDetails
 from .backend_types import KINDS, WorkerKind
 from .gpus import GpuReport, GpuSource, gpu_report
 from .ports import PortBook
@@ -34,21 +33,6 @@ from .store import BackendRecord, BackendStore, DataDirLock
 log = logging.getLogger(__name__)
 
 _RESTARTABLE = (BackendStatus.RUNNING, BackendStatus.ERRORED, BackendStatus.WAITING, BackendStatus.LOADING)
-
-
-@dataclass(frozen=True)
-class WorkerDetails:
-    """What the GUI shows about one backend's worker beside the wire fields."""
-
-    backend_id: int
-    pid: int | None
-    port: int | None
-    gpu_ids: str
-    uptime_s: float | None
-    restart_count: int
-    crash_count_recent: int
-    log_path: Path
-    last_exit_code: int | None
 
 
 def time_since_text(seconds: float | None) -> str:

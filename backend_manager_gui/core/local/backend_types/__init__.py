@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from ...errors import BackendApiError
+from ...fleet import GpuIdError, format_gpu_ids, gpu_ids, parse_gpu_ids
 from ...models import BackendType
 from ...values import require_value
 
@@ -97,16 +98,16 @@ class WorkerKind:
 # ---- checks shared by the kinds (each value's kind is checked by core/values.py) -------------------------
 
 
-_GPU_RE = re.compile(r"^\d+(,\d+)*$")
-
-
 def check_gpu_id(value: str) -> None:
-    if value and not _GPU_RE.match(value.replace(" ", "")):
-        raise BackendApiError('GPU_ID must be a GPU number like "0", or several like "0,1" (or empty for all).')
+    try:
+        parse_gpu_ids(value)
+    except GpuIdError:
+        raise BackendApiError('GPU_ID must be a GPU number like "0", or several like "0,1" (or empty for all).') from None
 
 
 def gpu_id(settings: Mapping[str, Any]) -> str:
-    return str(settings.get("GPU_ID") or "").replace(" ", "")
+    """The checked ``GPU_ID`` as ``CUDA_VISIBLE_DEVICES`` takes it ("0,1"; "" for every GPU)."""
+    return format_gpu_ids(gpu_ids(settings))
 
 
 def gpu_env(gpus: str) -> dict[str, str]:
