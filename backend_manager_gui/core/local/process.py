@@ -12,6 +12,7 @@ import asyncio
 import collections
 import contextlib
 import logging
+import logging.handlers
 import os
 import shlex
 import signal
@@ -44,43 +45,40 @@ LOG_BACKUPS = 5
 
 # ---- logs ------------------------------------------------------------------------------------------
 
+class _QuietRotatingFileHandler(logging.handlers.RotatingFileHandler):
+    def handleError(self, record: logging.LogRecord) -> None:
+        pass  # a full disk must not take the supervisor down, nor print a traceback per line
+
+
 class RotatingLog:
-    """A per-backend log file that stays after the worker exits and rotates at ``max_bytes`` × ``backups``."""
+    """A per-backend log file that stays after the worker exits and rotates at ``max_bytes`` × ``backups``.
+
+    The standard library's ``RotatingFileHandler`` does the writing and rotating; its records are handed to it
+    directly (never through a logger), so a worker's lines stay out of the app's own log.
+    """
 
     def __init__(self, path: Path, *, max_bytes: int = LOG_MAX_BYTES, backups: int = LOG_BACKUPS) -> None:
         self.path = Path(path)
         self.max_bytes = max_bytes
         self.backups = backups
-        self._fh: Any = None
-        self._size = 0
+        self._handler: logging.handlers.RotatingFileHandler | None = None
 
-    def _open(self) -> None:
+    def _open(self) -> logging.handlers.RotatingFileHandler:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._fh = open(self.path, "a", encoding="utf-8", errors="replace", newline="\n")
-        self._size = self._fh.tell()
+        # delay: the file is opened by the first line, so a backend that never ran leaves no empty log
+        handler = _QuietRotatingFileHandler(self.path, maxBytes=self.max_bytes, backupCount=self.backups,
+                                            encoding="utf-8", errors="replace", delay=True)
+        handler.setFormatter(_LOG_FORMAT)
+        return handler
 
     def write(self, line: str) -> None:
         try:
-            if self._fh is None:
-                self._open()
-            text = f"{time.strftime('%Y-%m-%d %H:%M:%S')} {line}\n"
-            if self._size + len(text) > self.max_bytes and self._size > 0:
-                self._rotate()
-            self._fh.write(text)
-            self._fh.flush()  # a crash of the app must not lose the worker's last words
-            self._size += len(text.encode("utf-8", "replace"))
+            if self._handler is None:
+                self._handler = self._open()
         except OSError:
-            pass  # a full disk must not take the supervisor down
-
-    def _rotate(self) -> None:
-        self.close()
-        for n in range(self.backups - 1, 0, -1):
-            src = self.path.with_name(f"{self.path.name}.{n}")
-            if src.exists():
-                os.replace(src, self.path.with_name(f"{self.path.name}.{n + 1}"))
-        if self.path.exists():
-            os.replace(self.path, self.path.with_name(f"{self.path.name}.1"))
-        self._open()
+            return  # a full disk must not take the supervisor down
+        # emit flushes every line: a crash of the app must not lose the worker's last words
+        self._handler.handle(logging.makeLogRecord({"msg": line, "levelno": logging.INFO, "levelname": "INFO"}))
 
     def move_to(self, path: Path) -> None:
         """Follow a backend whose id moved (the old log is renamed when the new name is free)."""
@@ -92,10 +90,14 @@ class RotatingLog:
         self.path = path
 
     def close(self) -> None:
-        if self._fh is not None:
+        handler, self._handler = self._handler, None
+        if handler is not None:
             with contextlib.suppress(OSError):
-                self._fh.close()
-            self._fh = None
+                handler.close()
+
+
+#: A worker's log line: local time to the second, then the line as it came ("%" in it is not a format).
+_LOG_FORMAT = logging.Formatter("%(asctime)s %(message)s", datefmt="%Y-%m-%d %H:%M:%S")
 
 
 # ---- no orphans --------------------------------------------------------------------------------------
