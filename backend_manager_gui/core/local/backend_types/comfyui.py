@@ -45,6 +45,28 @@ _TIMEOUT_SPEC = SettingSpec(
 )
 
 
+#: ComfyUI options the manager sets itself (``launch``), with why ExtraArgs may not set them again: ComfyUI's
+#: argparse takes the last one given, and the worker would listen where the manager never looks for it.
+_MANAGED_OPTIONS = {
+    "--port": "the manager chooses the worker's port and waits for it there; use the Port setting",
+    "--listen": "the manager sets the address the worker listens on and waits for it there "
+                "(a listen address is a setting of its own, not an extra argument)",
+}
+
+
+def refuse_managed_options(args: list[str]) -> None:
+    """Refuse ExtraArgs that set ``--port`` or ``--listen``, also as ``--opt=value`` and as the abbreviations
+    ComfyUI's argparse accepts (``allow_abbrev``: ``--po 8189`` is ``--port 8189``)."""
+    for arg in args:
+        name = arg.partition("=")[0]
+        if len(name) < 3 or not name.startswith("--"):
+            continue
+        for option, why in _MANAGED_OPTIONS.items():
+            if option.startswith(name):
+                written = "" if name == option else f" (as {name!r})"
+                raise BackendApiError(f"ExtraArgs cannot hold {option}{written}: {why}.")
+
+
 def comfy_free_request(base_url: str | None, system_ram: bool) -> tuple[str, dict[str, Any]] | None:
     if not base_url:
         return None
@@ -91,7 +113,7 @@ class ComfySelfStartKind(WorkerKind):
         python = settings["Python"].strip()
         if python and not Path(python).expanduser().is_file():
             raise BackendApiError(f"Python {python} does not exist.")
-        split_args(settings["ExtraArgs"], "ExtraArgs")
+        refuse_managed_options(split_args(settings["ExtraArgs"], "ExtraArgs"))
         check_gpu_id(settings["GPU_ID"])
         check_port(settings["Port"])
         check_timeout(settings["StartTimeout"])
