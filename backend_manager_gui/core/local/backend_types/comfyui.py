@@ -102,13 +102,16 @@ class ComfySelfStartKind(WorkerKind):
     )
     features = ("comfyui",)
 
+    def missing(self, settings: Mapping[str, Any]) -> str | None:
+        if not str(settings.get("StartScript") or "").strip():
+            return "StartScript is empty: set it to the main.py of your ComfyUI folder."
+        return None
+
     def check(self, settings: dict[str, Any]) -> None:
         script = settings["StartScript"].strip()
-        if not script:
-            raise BackendApiError("StartScript is empty: set it to the main.py of your ComfyUI folder.")
-        if not script.replace("\\", "/").endswith("main.py"):
+        if script and not script.replace("\\", "/").endswith("main.py"):
             raise BackendApiError("StartScript must be ComfyUI's main.py.")
-        if not Path(script).expanduser().is_file():
+        if script and not Path(script).expanduser().is_file():
             raise BackendApiError(f"StartScript {script} does not exist.")
         python = settings["Python"].strip()
         if python and not Path(python).expanduser().is_file():
@@ -176,10 +179,15 @@ class ComfyApiKind(WorkerKind):
     supervised = False
     features = ("comfyui",)
 
+    def missing(self, settings: Mapping[str, Any]) -> str | None:
+        if not str(settings.get("Address") or "").strip():
+            return "Address is empty: set it to the ComfyUI's URL, like http://127.0.0.1:8188."
+        return None
+
     def check(self, settings: dict[str, Any]) -> None:
         address = settings["Address"].strip()
         if not address:
-            raise BackendApiError("Address is empty: set it to the ComfyUI's URL, like http://127.0.0.1:8188.")
+            return  # missing(): saved, not set up yet
         parts = urlsplit(address)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise BackendApiError("Address must be an http:// or https:// URL, like http://127.0.0.1:8188.")
