@@ -9,6 +9,7 @@ API answering (refused connection, timeout, HTML page, truncated or garbled JSON
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import json
 import logging
@@ -37,6 +38,16 @@ _INVALID_SESSION = "invalid_session_id"
 _MAX_BARREN_SESSIONS = 3
 #: Backstop against a livelock: no single call tries more often than this.
 _MAX_ATTEMPTS = 32
+#: Calls on the wire at once while sessions hold. After a session is refused the window drops to one call and
+#: grows by one with each answered call: every request that carries a dead session counts against the server's
+#: patience too (a server in a restart loop forgets all sessions every few requests), and a crowd of them can
+#: kill a fresh session before anyone has used it.
+_MAX_IN_FLIGHT = 8
+#: Before asking for a new session, wait up to this long for the calls still on the wire (with the dead one) to
+#: come back, so that the new session is tried alone; a slow call does not hold everyone up longer than this.
+_DRAIN_SECONDS = 2.0
+#: Pause before asking again after a session was refused without serving a call: 0.1 s, 0.2 s, 0.4 s ...
+_BARREN_BACKOFF = 0.1
 #: Longest server error text passed on to a person.
 _MAX_ERROR_TEXT = 500
 
@@ -103,6 +114,10 @@ class RemoteService:
         self._served_on_session = 0
         self._barren_sessions = 0
         self._session_lock = asyncio.Lock()
+        # route calls on the wire, how many may be at once, and an event set (then replaced) when either changes
+        self._on_wire = 0
+        self._window = _MAX_IN_FLIGHT
+        self._wire_changed = asyncio.Event()
         self._server_info: ServerInfo | None = None
         # a big server's list is mostly what it was last poll: unchanged entries are not parsed again
         self._list_decoder = BackendListDecoder()
@@ -185,12 +200,17 @@ class RemoteService:
     async def _call(self, route: str, body: dict[str, Any], *, decode: _FastDecode | None = None) -> Any:
         """One API call with a valid session; renews an expired session (shared by concurrent callers)."""
         for _attempt in range(_MAX_ATTEMPTS):
-            session_id, generation = await self._ensure_session()
+            session_id, generation = await self._take_wire_slot()
             try:
                 reply = await self._post(route, {**body, "session_id": session_id}, decode=decode)
             except _SessionExpired:
-                await self._renew(generation)
-                continue
+                self._drop_session(generation)
+                self._leave_wire()
+                continue  # the next slot comes with a new session
+            except BaseException:
+                self._leave_wire()
+                raise
+            self._leave_wire(answered=True)
             if generation == self._generation:
                 self._served_on_session += 1
             self._barren_sessions = 0  # the server honours sessions (a late reply may have been counted barren)
@@ -199,31 +219,62 @@ class RemoteService:
             f"{self._base} keeps rejecting new sessions; try again later.", _INVALID_SESSION
         )
 
+    async def _take_wire_slot(self) -> tuple[str, int]:
+        """A session and a place on the wire for one call: waits while the window is full, and never hands out a
+        session that was dropped meanwhile."""
+        while True:
+            session_id, generation = await self._ensure_session()
+            while self._on_wire >= self._window and self._session_id == session_id:
+                await self._wire_changed.wait()
+            if self._session_id == session_id:
+                self._on_wire += 1
+                return session_id, generation
+
+    def _leave_wire(self, *, answered: bool = False) -> None:
+        self._on_wire -= 1
+        if answered and self._window < _MAX_IN_FLIGHT:
+            self._window += 1
+        changed, self._wire_changed = self._wire_changed, asyncio.Event()
+        changed.set()
+
+    def _drop_session(self, generation: int) -> None:
+        """The server refused the session a call carried. When it is still the current one, no call may take it
+        any more (at once: a request with a dead session counts against the server's patience too), the window
+        closes to one call, and the session counts as barren if it was used and refused without serving a call."""
+        if generation != self._generation or self._session_id is None:
+            return  # already replaced (or being replaced): a late refusal of an old session
+        self._barren_sessions = self._barren_sessions + 1 if self._served_on_session == 0 else 0
+        self._session_id = None
+        self._window = 1
+
     async def _ensure_session(self) -> tuple[str, int]:
         if self._session_id is None:
             async with self._session_lock:
                 if self._session_id is None:
-                    await self._new_session()
+                    await self._open_session()
         assert self._session_id is not None
         return self._session_id, self._generation
 
-    async def _renew(self, seen_generation: int) -> None:
-        async with self._session_lock:
-            if seen_generation == self._generation and self._session_id is not None:
-                # the session this call saw expire is still the current one: this call replaces it; any
-                # other call that saw the same one finds a newer generation here and just uses the new session
-                if self._served_on_session == 0:
-                    self._barren_sessions += 1
-                else:
-                    self._barren_sessions = 0
-                self._session_id = None
-                if self._barren_sessions > _MAX_BARREN_SESSIONS:
-                    self._barren_sessions = 0
-                    raise BackendApiError(
-                        f"{self._base} refused every new session it handed out; try again later.", _INVALID_SESSION
-                    )
-            if self._session_id is None:
-                await self._new_session()
+    async def _open_session(self) -> None:
+        """Under the session lock: the first session, or one after the server refused the last."""
+        if self._barren_sessions > _MAX_BARREN_SESSIONS:
+            self._barren_sessions = 0
+            raise BackendApiError(
+                f"{self._base} refused every new session it handed out; try again later.", _INVALID_SESSION
+            )
+        if self._generation:
+            # the calls still out with the dead session come back (refused) before the new one is tried alone
+            await self._drain_wire()
+            if self._barren_sessions:
+                await asyncio.sleep(_BARREN_BACKOFF * 2 ** (self._barren_sessions - 1))
+        await self._new_session()
+
+    async def _drain_wire(self) -> None:
+        """Wait (a bounded time) until no call is on the wire."""
+        deadline = time.monotonic() + _DRAIN_SECONDS
+        while self._on_wire > 0 and (left := deadline - time.monotonic()) > 0:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._wire_changed.wait(), left)
 
     async def _new_session(self) -> None:
         try:

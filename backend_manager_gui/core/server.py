@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+from aiohttp.abc import AbstractAccessLogger
 
 from .. import __version__
 from .errors import BackendApiError, BackendServiceError, ServiceUnavailable
@@ -557,6 +558,27 @@ def create_app(
     return app
 
 
+#: Routes a client calls over and over to stay up to date (SwarmUI's web UI lists backends every 2 s).
+_POLL_ROUTES = frozenset({"listbackends", "listbackendtypes", "getnewsession"})
+
+
+class _AccessLog(AbstractAccessLogger):
+    """One line per request: polls that were answered at DEBUG, everything else (changes, refusals, failures,
+    anything odd) at INFO, so that ``serve``'s console shows what happened rather than the pollers' heartbeat."""
+
+    def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
+        route = request.path.rstrip("/").rsplit("/", 1)[-1].lower()
+        quiet = response.status < 400 and route in _POLL_ROUTES and request.path.lower().startswith("/api/")
+        level = logging.DEBUG if quiet else logging.INFO
+        if self.logger.isEnabledFor(level):
+            self.logger.log(level, '%s "%s %s" %d in %.0f ms', request.remote, request.method, request.path,
+                            response.status, time * 1000)
+
+    @property
+    def enabled(self) -> bool:
+        return self.logger.isEnabledFor(logging.INFO)  # DEBUG on means INFO on too
+
+
 class ServeRunner:
     """Run ``create_app(service)`` on ``host:port`` inside the current event loop (``port=0``: any free port).
 
@@ -598,6 +620,7 @@ class ServeRunner:
             app,
             handle_signals=False,
             access_log=logging.getLogger("backend_manager_gui.access") if self._access_log else None,
+            access_log_class=_AccessLog,
             shutdown_timeout=2.0,  # in-flight requests get a moment; slow drips do not hold the exit up
         )
         await runner.setup()

@@ -278,6 +278,27 @@ async def test_sessions_expiring_every_3_calls_20_concurrent_calls_share_renewal
     assert fake.calls["listbackends"] == 20
 
 
+@pytest.mark.parametrize("every", [3, 2])
+async def test_many_calls_in_flight_while_the_server_keeps_dropping_all_sessions(
+    svc: RemoteService, fake: FakeSwarm, every: int
+) -> None:
+    """Issue 12 item 13: a server that forgets all its sessions on every third request it checks (a restart loop
+    would) still hands out sessions, yet 20 calls at once ended with ~11 failures: requests carrying a stale
+    session used up the server's patience, so fresh sessions were gone before anyone used them."""
+    bid = fake.add("comfyui_api")
+    fake.drop_sessions_every = every
+    results = await asyncio.gather(*(svc.list_backends() for _ in range(20)), return_exceptions=True)
+    assert [r for r in results if isinstance(r, BaseException)] == []
+    assert all(list(r) == [bid] for r in results)
+    assert fake.calls["listbackends"] == 20
+    # and a mix of routes at once, twice over
+    for _ in range(2):
+        results = await asyncio.gather(*(svc.list_backends() for _ in range(10)),
+                                       *(svc.toggle_backend(bid, i % 2 == 0) for i in range(10)),
+                                       *(svc.list_backend_types() for _ in range(5)), return_exceptions=True)
+        assert [r for r in results if isinstance(r, BaseException)] == []
+
+
 async def test_concurrent_first_calls_open_one_session(svc: RemoteService, fake: FakeSwarm) -> None:
     await asyncio.gather(*(svc.list_backends() for _ in range(10)))
     assert fake.new_sessions == 1

@@ -153,7 +153,49 @@ async def test_a_bad_setting_is_refused_with_the_managers_text(
     assert "hunter2" not in str(refused.value) and "hunter2" not in caplog.text
     with pytest.raises(BackendApiError, match="Unknown setting 'Nope'"):
         await client.edit_backend(0, "x", {"Nope": 1})
-    with pytest.raises(BackendApiError, match="Command"):
-        await client.edit_backend(0, "x", {"Command": ""})
+    with pytest.raises(BackendApiError, match="Port must be a whole number"):
+        await client.edit_backend(0, "x", {"Command": "", "Port": "abc"})
     backends = await client.list_backends()
     assert backends[0].modcount == 0  # nothing was changed by the refused edits
+
+
+async def test_polls_and_probes_log_at_debug_changes_and_refusals_at_info(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 12 item 10: `serve` logged every 2-second poll at INFO, and httpx an INFO line per /queue probe."""
+    caplog.set_level(logging.DEBUG)
+    main = tmp_path / "ComfyUI" / "main.py"  # a ComfyUI worker: the manager polls its /queue
+    main.parent.mkdir()
+    main.write_bytes(FAKE_COMFY.read_bytes())
+    async with LocalService(tmp_path / "box", **TIMINGS) as local, \
+            ServeRunner(local, access_log=True) as srv, RemoteService(srv.url) as client:
+        await client.add_backend("comfyui_selfstart")
+        await client.edit_backend(0, "worker", {"StartScript": str(main), "Python": sys.executable})
+        await wait_for(client, lambda b: b[0].status is BackendStatus.RUNNING, "running")
+        probes = lambda: [r for r in caplog.records if "/queue" in r.getMessage()]  # noqa: E731
+        await wait_for(client, lambda _b: len(probes()) >= 2, "probed the worker's /queue twice")
+        with pytest.raises(BackendApiError):
+            await client.toggle_backend(7, False)  # a refusal
+    lines = [(r.levelno, r.name, r.getMessage()) for r in caplog.records]
+
+    def at(level: int, *words: str) -> list[str]:
+        return [m for lv, _n, m in lines if lv == level and all(w in m for w in words)]
+
+    # polls and probes: all DEBUG
+    assert probes() and all(r.levelno == logging.DEBUG for r in probes())
+    assert at(logging.DEBUG, "/API/ListBackends") and not at(logging.INFO, "/API/ListBackends")
+    assert not at(logging.INFO, "/API/GetNewSession") and not at(logging.INFO, "HTTP Request")
+    # changes and refusals: INFO
+    assert at(logging.INFO, "/API/AddNewBackend") and at(logging.INFO, "/API/EditBackend")
+    assert at(logging.INFO, "route togglebackend refused: Invalid backend ID 7")
+
+
+async def test_a_new_backend_saved_with_its_defaults_is_kept_and_says_not_set_up_yet(client: RemoteService) -> None:
+    """Issue 12 item 12: SwarmUI's web UI saves a new card with its defaults right away; `serve` refused it
+    ("StartScript is empty: …") and the save, title included, was lost."""
+    added = await client.add_backend("comfyui_selfstart")
+    saved = await client.edit_backend(added.id, "Card from the web UI", dict(added.settings))
+    assert saved.title == "Card from the web UI" and saved.modcount == added.modcount + 1
+    listed = (await client.list_backends())[added.id]
+    assert listed.title == "Card from the web UI" and listed.status is BackendStatus.ERRORED
+    assert listed.status_message == "Not set up yet: StartScript is empty: set it to the main.py of your ComfyUI folder."

@@ -89,6 +89,7 @@ class FakeSwarm:
         self.token = token  # when set, GetNewSession needs cookie swarm_token=<token>
         self.locked = locked  # every change answers {"error": "Settings are locked."}
         self.expire_every = expire_every  # a session serves this many route calls, then the next gets 401
+        self.drop_sessions_every: int | None = None  # every Kth session check forgets all sessions (a restart loop)
         self.latency = latency  # seconds added before every /API/ reply
         self.fault: str | None = fault
         self.permissions: set[str] = set(ALL_PERMISSIONS)  # remove one to get bad_permissions on its routes
@@ -105,6 +106,7 @@ class FakeSwarm:
         self.new_sessions = 0
         self.calls: Counter[str] = Counter()  # lower-case route -> requests that reached it (after faults)
         self.requests = 0  # every /API/ request, faults included
+        self.session_checks = 0  # route requests whose session was checked
         self.faults_served = 0
         self.last_body: dict[str, Any] | None = None  # the last JSON object body a route received
         self.last_cookies: dict[str, str] = {}
@@ -282,6 +284,9 @@ class FakeSwarm:
                 if session_id is None:
                     return _api_error(400, "basic_api", "missing session id")
             session_id = str(session_id)
+            self.session_checks += 1
+            if self.drop_sessions_every and self.session_checks % self.drop_sessions_every == 0:
+                self.sessions.clear()
             if session_id not in self.sessions:
                 return _api_error(401, "invalid_session_id", "Invalid session ID. You may need to refresh the page.")
             if self.expire_every is not None and self.sessions[session_id] >= self.expire_every:

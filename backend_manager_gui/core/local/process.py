@@ -12,7 +12,9 @@ import asyncio
 import collections
 import contextlib
 import logging
+import logging.handlers
 import os
+import re
 import shlex
 import signal
 import subprocess
@@ -44,43 +46,40 @@ LOG_BACKUPS = 5
 
 # ---- logs ------------------------------------------------------------------------------------------
 
+class _QuietRotatingFileHandler(logging.handlers.RotatingFileHandler):
+    def handleError(self, record: logging.LogRecord) -> None:
+        pass  # a full disk must not take the supervisor down, nor print a traceback per line
+
+
 class RotatingLog:
-    """A per-backend log file that stays after the worker exits and rotates at ``max_bytes`` × ``backups``."""
+    """A per-backend log file that stays after the worker exits and rotates at ``max_bytes`` × ``backups``.
+
+    The standard library's ``RotatingFileHandler`` does the writing and rotating; its records are handed to it
+    directly (never through a logger), so a worker's lines stay out of the app's own log.
+    """
 
     def __init__(self, path: Path, *, max_bytes: int = LOG_MAX_BYTES, backups: int = LOG_BACKUPS) -> None:
         self.path = Path(path)
         self.max_bytes = max_bytes
         self.backups = backups
-        self._fh: Any = None
-        self._size = 0
+        self._handler: logging.handlers.RotatingFileHandler | None = None
 
-    def _open(self) -> None:
+    def _open(self) -> logging.handlers.RotatingFileHandler:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._fh = open(self.path, "a", encoding="utf-8", errors="replace", newline="\n")
-        self._size = self._fh.tell()
+        # delay: the file is opened by the first line, so a backend that never ran leaves no empty log
+        handler = _QuietRotatingFileHandler(self.path, maxBytes=self.max_bytes, backupCount=self.backups,
+                                            encoding="utf-8", errors="replace", delay=True)
+        handler.setFormatter(_LOG_FORMAT)
+        return handler
 
     def write(self, line: str) -> None:
         try:
-            if self._fh is None:
-                self._open()
-            text = f"{time.strftime('%Y-%m-%d %H:%M:%S')} {line}\n"
-            if self._size + len(text) > self.max_bytes and self._size > 0:
-                self._rotate()
-            self._fh.write(text)
-            self._fh.flush()  # a crash of the app must not lose the worker's last words
-            self._size += len(text.encode("utf-8", "replace"))
+            if self._handler is None:
+                self._handler = self._open()
         except OSError:
-            pass  # a full disk must not take the supervisor down
-
-    def _rotate(self) -> None:
-        self.close()
-        for n in range(self.backups - 1, 0, -1):
-            src = self.path.with_name(f"{self.path.name}.{n}")
-            if src.exists():
-                os.replace(src, self.path.with_name(f"{self.path.name}.{n + 1}"))
-        if self.path.exists():
-            os.replace(self.path, self.path.with_name(f"{self.path.name}.1"))
-        self._open()
+            return  # a full disk must not take the supervisor down
+        # emit flushes every line: a crash of the app must not lose the worker's last words
+        self._handler.handle(logging.makeLogRecord({"msg": line, "levelno": logging.INFO, "levelname": "INFO"}))
 
     def move_to(self, path: Path) -> None:
         """Follow a backend whose id moved (the old log is renamed when the new name is free)."""
@@ -92,10 +91,14 @@ class RotatingLog:
         self.path = path
 
     def close(self) -> None:
-        if self._fh is not None:
+        handler, self._handler = self._handler, None
+        if handler is not None:
             with contextlib.suppress(OSError):
-                self._fh.close()
-            self._fh = None
+                handler.close()
+
+
+#: A worker's log line: local time to the second, then the line as it came ("%" in it is not a format).
+_LOG_FORMAT = logging.Formatter("%(asctime)s %(message)s", datefmt="%Y-%m-%d %H:%M:%S")
 
 
 # ---- no orphans --------------------------------------------------------------------------------------
@@ -366,10 +369,42 @@ class WorkerState:
         self.log.write(text)
 
 
-def describe_exit(code: int | None, stderr_tail: list[str]) -> str:
+#: A line that says what went wrong: "RuntimeError: …", "!!! Exception during processing !!! …", "Fatal Python
+#: error: …", "CUDA out of memory …" (wherever the worker printed it: some log everything to stdout)
+_ERROR_LINE = re.compile(r"(error|exception)\b|\bfatal\b|out of memory", re.IGNORECASE)
+#: lines of a traceback that say where, not what
+_TRACEBACK_LINE = re.compile(r'\s*(Traceback \(most recent call last\)|File "|During handling of)')
+#: One line in a reason keeps this many characters (its start: that is where an error says what it is).
+_CLUE_CHARS = 200
+
+
+class ExitClues:
+    """What one run of a worker printed that may say why it stopped: its last stderr lines, and its last error
+    line on either stream (which may have scrolled out of the stderr lines, or never been on stderr)."""
+
+    def __init__(self) -> None:
+        self.stderr_tail: collections.deque[str] = collections.deque(maxlen=3)
+        self.last_error: str | None = None
+
+    def see(self, line: str, *, stderr: bool) -> None:
+        text = line.strip()
+        if not text:
+            return
+        if stderr:
+            self.stderr_tail.append(text)
+        if _ERROR_LINE.search(text) and not _TRACEBACK_LINE.match(text):
+            self.last_error = text
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= _CLUE_CHARS else text[: _CLUE_CHARS - 1] + "…"
+
+
+def describe_exit(code: int | None, stderr_tail: list[str], last_error: str | None = None) -> str:
     """Why a worker stopped, in words. A worker that exits on its own usually says why on stderr, so its last
-    lines follow as the reason; a killed one did not choose to stop, and its last lines (ComfyUI logs everything
-    to stderr) are only what it happened to print last."""
+    lines follow as the reason, led by its last error line when that is not among them; a killed one did not
+    choose to stop, and its last lines (ComfyUI logs everything to stderr) are only what it happened to print
+    last."""
     separator = ": "
     if code is None:
         what = "exited"
@@ -383,7 +418,10 @@ def describe_exit(code: int | None, stderr_tail: list[str]) -> str:
             what += " (from outside, by another program or because the system ran out of memory)"
     else:
         what = f"exited with code {code}"
-    last = " / ".join(line.strip() for line in stderr_tail if line.strip())[-300:]
+    lines = [line.strip() for line in stderr_tail if line.strip()]
+    if last_error and last_error.strip() not in lines:
+        lines = [last_error.strip(), *lines[-2:]]
+    last = " / ".join(_clip(line) for line in lines)
     return f"{what}{separator}{last}" if last else what
 
 
@@ -600,9 +638,9 @@ class Supervisor(_Runner):
         self.started_at = time.monotonic()
         self.guard.adopt(proc.pid)
         self.state.note(f"pid {proc.pid}" + (f", port {port}" if port else ""))
-        stderr_tail: collections.deque[str] = collections.deque(maxlen=3)
-        readers = [asyncio.create_task(self._pump(proc.stdout, None)),
-                   asyncio.create_task(self._pump(proc.stderr, stderr_tail))]
+        clues = ExitClues()
+        readers = [asyncio.create_task(self._pump(proc.stdout, clues, stderr=False)),
+                   asyncio.create_task(self._pump(proc.stderr, clues, stderr=True))]
         side: list[asyncio.Task[Any]] = []
         try:
             ready = await self._wait_ready(plan, exited)
@@ -619,7 +657,7 @@ class Supervisor(_Runner):
                 code = exited.result()
                 # let the readers take the last lines (a grandchild may hold the pipes: do not wait for EOF)
                 await asyncio.wait(readers, timeout=0.3)
-                reason = describe_exit(code, list(stderr_tail))
+                reason = describe_exit(code, list(clues.stderr_tail), clues.last_error)
                 self.state.last_exit_code = code
             else:
                 reason = f"did not become ready within {self.kind.start_timeout(self.settings):g} s"
@@ -694,10 +732,10 @@ class Supervisor(_Runner):
                     self.state.last_used = time.time()
             await asyncio.sleep(self.config.queue_interval)
 
-    async def _pump(self, stream: asyncio.StreamReader | None, stderr_tail: collections.deque[str] | None) -> None:
+    async def _pump(self, stream: asyncio.StreamReader | None, clues: ExitClues, *, stderr: bool) -> None:
         if stream is None:
             return
-        prefix = "[err] " if stderr_tail is not None else ""
+        prefix = "[err] " if stderr else ""
         while True:
             try:
                 raw = await stream.readline()
@@ -709,8 +747,7 @@ class Supervisor(_Runner):
             self._output.set()
             self.state.tail.append(prefix + line)
             self.state.log.write(prefix + line)
-            if stderr_tail is not None and line.strip():
-                stderr_tail.append(line)
+            clues.see(line, stderr=stderr)
 
     async def _terminate(self, grace: float | None = None) -> None:
         proc = self.proc

@@ -1,24 +1,28 @@
 """Where local backends are kept: ``<data dir>/backends.json`` (versioned, atomic) and a lock file.
 
-The lock is an OS file lock (flock on POSIX, msvcrt on Windows): the OS drops it when the holder dies,
-so a stale lock of a dead manager never blocks. Secret setting values are never in this file.
+The lock is ``filelock``'s OS file lock (flock on POSIX, msvcrt on Windows): the OS drops it when the holder
+dies, so a stale lock of a dead manager never blocks. Secret setting values are never in this file.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import filelock
 
 from ..errors import BackendApiError
 from ..fsutil import atomic_write_text
 
+if TYPE_CHECKING:
+    from filelock import BaseFileLock
+
 STORE_VERSION = 1
-# Windows locks are mandatory: the pid is written past the locked byte so others can still read it
-_PID_OFFSET = 16
 
 
 @dataclass
@@ -56,75 +60,54 @@ class BackendRecord:
 
 
 class DataDirLock:
-    """An exclusive lock on ``<data dir>/backends.lock`` for this process's lifetime."""
+    """An exclusive lock on ``<data dir>/backends.lock`` for this process's lifetime.
+
+    The lock is ``filelock``'s (flock on POSIX, msvcrt on Windows): the OS drops it when the holder dies, even by
+    SIGKILL. The holder's pid goes in a sibling file (``backends.lock.pid``) after the lock is taken, for the
+    refusal message only: a pid file left by a killed manager is overwritten by the next holder.
+    """
 
     def __init__(self, path: Path) -> None:
-        self.path = path
-        self._fd: int | None = None
+        self.path = Path(path)
+        self.pid_path = self.path.with_name(f"{self.path.name}.pid")
+        self._lock: BaseFileLock | None = None
 
     def acquire(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        # not thread-local: the manager may be closed from another thread than the one that opened it
+        lock = filelock.FileLock(self.path, timeout=0, thread_local=False)
         try:
-            _lock_fd(fd)
-        except OSError:
-            pid = _read_pid(fd)
-            os.close(fd)
+            lock.acquire()
+        except filelock.Timeout:
+            pid = self.holder_pid()
             who = f" (pid {pid})" if pid else ""
             raise BackendApiError(
                 f"The data folder {self.path.parent} is already managed by another Backend Manager{who}. "
                 "Close that one first, or start this one with a different data folder."
             ) from None
         try:
-            os.lseek(fd, _PID_OFFSET, os.SEEK_SET)
-            data = f"{os.getpid()}\n".encode()
-            os.write(fd, data)
-            os.ftruncate(fd, _PID_OFFSET + len(data))
+            self.pid_path.write_text(f"{os.getpid()}\n", encoding="ascii")
         except OSError:
             pass  # the pid is only a courtesy for the refusal message
-        self._fd = fd
+        self._lock = lock
+
+    def holder_pid(self) -> int | None:
+        """The pid the last holder wrote, if any (only meaningful while the lock is held by someone)."""
+        try:
+            text = self.pid_path.read_text(encoding="ascii", errors="replace").strip()
+            return int(text) if text else None
+        except (OSError, ValueError):
+            return None
 
     def release(self) -> None:
-        if self._fd is None:
+        lock, self._lock = self._lock, None
+        if lock is None:
             return
-        fd, self._fd = self._fd, None
-        try:
-            _unlock_fd(fd)
-        except OSError:
-            pass
-        os.close(fd)
-
-
-if os.name == "nt":  # pragma: no cover - exercised on Windows only
-    import msvcrt
-
-    def _lock_fd(fd: int) -> None:
-        os.lseek(fd, 0, os.SEEK_SET)
-        msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
-
-    def _unlock_fd(fd: int) -> None:
-        os.lseek(fd, 0, os.SEEK_SET)
-        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
-
-else:
-    import fcntl
-
-    def _lock_fd(fd: int) -> None:
-        # flock, not lockf: flock locks belong to the open file, so a second open in this same process
-        # conflicts too (POSIX record locks would not), and the kernel drops them when the holder dies
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-
-    def _unlock_fd(fd: int) -> None:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-
-
-def _read_pid(fd: int) -> int | None:
-    try:
-        os.lseek(fd, _PID_OFFSET, os.SEEK_SET)
-        text = os.read(fd, 32).decode("ascii", "replace").strip()
-        return int(text) if text else None
-    except (OSError, ValueError):
-        return None
+        # the pid file goes first: once the lock is let go, the next holder writes its own
+        with contextlib.suppress(OSError):
+            self.pid_path.unlink()
+        with contextlib.suppress(OSError):
+            lock.release()
 
 
 class BackendStore:

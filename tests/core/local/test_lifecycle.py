@@ -111,12 +111,35 @@ async def test_missing_settings_and_command_checks(svc: LocalService) -> None:
     await svc.add_backend("command")
     with pytest.raises(BackendApiError, match="Missing settings."):
         await svc.edit_backend(0, "", None)  # type: ignore[arg-type]
-    with pytest.raises(BackendApiError, match="Command is empty"):
-        await svc.edit_backend(0, "", {"Command": "  "})
+    with pytest.raises(BackendApiError, match="Command cannot be split"):
+        await svc.edit_backend(0, "", {"Command": 'x "unclosed'})
     with pytest.raises(BackendApiError, match="Environment line 1 is not KEY=VALUE"):
         await svc.edit_backend(0, "", {"Command": "x", "Environment": "no equals sign"})
     with pytest.raises(BackendApiError, match="Unknown backend type"):
         await svc.add_backend("nope")
+
+
+@pytest.mark.parametrize(("type_id", "settings", "reason"), [
+    ("comfyui_selfstart", {}, "StartScript is empty: set it to the main.py of your ComfyUI folder."),
+    ("command", {"Command": "  "}, "Command is empty: set the program to run and its arguments."),
+    ("comfyui_api", {"Address": ""}, "Address is empty: set it to the ComfyUI's URL, like http://127.0.0.1:8188."),
+])
+async def test_an_edit_that_leaves_a_setting_to_fill_in_is_saved_and_says_not_set_up_yet(
+    svc: LocalService, type_id: str, settings: dict, reason: str
+) -> None:
+    """Issue 12 item 12: a just-added backend saved with its defaults (as SwarmUI's web UI does) was refused and
+    the whole save, title included, was lost."""
+    added = await svc.add_backend(type_id)
+    edited = await svc.edit_backend(0, "My worker", {**added.settings, **settings})
+    assert edited.title == "My worker" and edited.modcount == 1
+    assert edited.status.value == "errored" and edited.status_message == f"Not set up yet: {reason}"
+    assert (await svc.list_backends())[0].status_message == f"Not set up yet: {reason}"
+    assert svc.details(0).pid is None and await svc.restart_backends(0) == 0
+    # a value that cannot work is still refused, empty setting or not
+    with pytest.raises(BackendApiError, match="must be"):
+        bad = {"StartTimeout": "abc"} if type_id != "comfyui_api" else {"AllowIdle": "maybe"}
+        await svc.edit_backend(0, "other", {**settings, **bad})
+    assert (await svc.list_backends())[0].title == "My worker"
 
 
 async def test_backend_types_have_real_schemas(svc: LocalService) -> None:

@@ -90,6 +90,24 @@ async def test_stale_lock_of_a_dead_manager_does_not_block(data_dir: Path) -> No
         assert svc.warnings == []
 
 
+async def test_lock_held_by_a_live_process_names_it_and_frees_when_it_is_killed(data_dir: Path) -> None:
+    code = ("import sys, time; from backend_manager_gui.core.local.store import DataDirLock; from pathlib import Path\n"
+            "lock = DataDirLock(Path(sys.argv[1]) / 'backends.lock'); lock.acquire(); print('held', flush=True); time.sleep(120)")
+    holder = subprocess.Popen([sys.executable, "-c", code, str(data_dir)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        with pytest.raises(BackendApiError, match=rf"already managed by another Backend Manager \(pid {holder.pid}\)"):
+            await LocalService(data_dir, **FAST).start()
+    finally:
+        holder.kill()  # SIGKILL: no chance to let go of anything itself
+        holder.wait(timeout=30)
+    async with LocalService(data_dir, **FAST) as svc:
+        assert svc.warnings == []
+        # and this manager is now the one a third one is told about
+        with pytest.raises(BackendApiError, match=rf"\(pid {os.getpid()}\)"):
+            await LocalService(data_dir, **FAST).start()
+
+
 async def test_secrets_stay_out_of_files_logs_and_reprs(data_dir: Path, _test_keyring) -> None:
     async with LocalService(data_dir, **FAST) as svc:
         await svc.add_backend("command")

@@ -11,6 +11,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from backend_manager_gui.core.local import LocalService
 from backend_manager_gui.core.local.process import RotatingLog
 from backend_manager_gui.core.models import Backend
@@ -57,6 +59,42 @@ async def test_exit_code_and_last_stderr_line_in_the_message(svc: LocalService, 
     await asyncio.sleep(0.5)
     assert (await svc.list_backends())[0].status.value == "errored" and svc.details(0).pid is None  # no restart
     assert len(errored) == 1
+
+
+_OOM = ("torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 20.00 GiB. GPU 0 has a total capacity of 23.55 GiB "
+        "of which 3.12 GiB is free. Including non-PyTorch memory, this process has 20.41 GiB memory in use. Of the "
+        "allocated memory 19.93 GiB is allocated by PyTorch, and 16.24 MiB is reserved by PyTorch but unallocated. If "
+        "reserved but unallocated memory is large try setting PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True to avoid "
+        "fragmentation.  See documentation for Memory Management  "
+        "(https://pytorch.org/docs/stable/notes/cuda.html#environment-variables)")
+_SHORT_OOM = "torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB"
+
+
+@pytest.mark.parametrize("printed", [
+    # the error on stdout, nothing on stderr (a worker whose logging goes to stdout)
+    [("out", "loading model.safetensors"), ("out", _SHORT_OOM)],
+    # the error on stderr, then more stderr lines than the reason keeps
+    [("err", "Traceback (most recent call last):"), ("err", '  File "main.py", line 3, in <module>'),
+     ("err", _SHORT_OOM), ("err", "Stopping the prompt worker"), ("err", "Releasing models"), ("err", "Goodbye")],
+    # PyTorch's own out-of-memory line, longer than the reason keeps
+    [("err", "Traceback (most recent call last):"), ("err", _OOM)],
+], ids=["on-stdout", "before-other-stderr-lines", "long-line"])
+async def test_restart_reason_names_the_last_error_line(svc: LocalService, tmp_path: Path,
+                                                         printed: list[tuple[str, str]]) -> None:
+    """Issue 12 item 6: "exited with code 3 — restarting in 2 s" while "CUDA out of memory" was only in the log."""
+    script = tmp_path / "oom_worker.py"
+    script.write_text("import sys\n" + "".join(
+        f"print({text!r}, file=sys.std{stream}, flush=True)\n" for stream, text in printed) + "sys.exit(3)\n")
+    await svc.add_backend("command")
+    restarting: list[str] = []
+    svc.add_listener(lambda b: restarting.append(b.status_message or "")
+                     if "restarting in" in (b.status_message or "") else None)
+    await svc.edit_backend(0, "", {"Command": f'"{sys.executable}" "{script}"'})
+    await wait_for(svc, 0, lambda b: bool(restarting), 15, "was restarting")
+    message = restarting[0]
+    assert message.startswith("exited with code 3: ")
+    assert "CUDA out of memory" in message and message.endswith("— restarting in 0.1 s")
+    await svc.toggle_backend(0, False)
 
 
 async def test_crash_loop_gives_up_and_never_ready_counts(svc: LocalService, comfy_main: Path) -> None:

@@ -12,9 +12,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from backend_manager_gui.core.errors import BackendApiError
 from backend_manager_gui.core.local import LocalService
 
-from .conftest import FAKE_COMFY, comfy_settings, wait_status
+from .conftest import FAKE_COMFY, FAST, comfy_settings, wait_status
 
 
 def _argv_line(svc: LocalService, backend_id: int) -> list[str]:
@@ -131,3 +132,38 @@ async def test_gpu_report(svc: LocalService) -> None:
     else:
         # this machine has no NVIDIA driver: an empty list that says why
         assert report.reason and report.reason.startswith("No NVIDIA GPU")
+
+
+@pytest.mark.parametrize("extra", [
+    "--port 8189", "--port=8189", "--lowvram --po 8189", "--por=8189",
+    "--listen", "--listen 0.0.0.0", "--listen=0.0.0.0", "--cpu --liste 0.0.0.0", "--li=::",
+])
+async def test_extra_args_cannot_move_the_port_or_the_address(svc: LocalService, comfy_main: Path, extra: str) -> None:
+    """Issue 12 item 11: ComfyUI listened where the manager did not look, and the worker sat "waiting for
+    …/object_info" for the whole StartTimeout, round and round. argparse takes unambiguous prefixes too."""
+    await svc.add_backend("comfyui_selfstart")
+    with pytest.raises(BackendApiError, match=r"^ExtraArgs cannot hold --(port|listen)") as refused:
+        await svc.edit_backend(0, "", comfy_settings(comfy_main, extra))
+    assert ("Port setting" in refused.value.message) == ("--p" in extra)
+    backend = (await svc.list_backends())[0]
+    assert backend.modcount == 0 and svc.details(0).pid is None  # nothing applied, nothing started
+
+
+async def test_a_saved_extra_port_is_not_started_on_the_wrong_port(data_dir: Path, comfy_main: Path) -> None:
+    """A backend saved with --port in ExtraArgs (before the check) says why and is never started."""
+    async with LocalService(data_dir, **FAST) as svc:
+        await svc.add_backend("comfyui_selfstart")
+    saved = json.loads((data_dir / "backends.json").read_text())
+    saved["backends"][0]["settings"].update(comfy_settings(comfy_main, "--port 8189"))
+    (data_dir / "backends.json").write_text(json.dumps(saved))
+    async with LocalService(data_dir, **FAST) as svc:
+        backend = (await svc.list_backends())[0]
+        assert backend.status.value == "errored" and "ExtraArgs cannot hold --port" in (backend.status_message or "")
+        assert svc.details(0).pid is None
+
+
+@pytest.mark.parametrize("extra", ["--lowvram --preview-method auto", "--cpu --log-stdout", "--preview-size 256"])
+async def test_other_extra_args_still_pass(svc: LocalService, comfy_main: Path, extra: str) -> None:
+    await svc.add_backend("comfyui_selfstart")
+    await svc.edit_backend(0, "", comfy_settings(comfy_main, extra))
+    assert (await svc.list_backends())[0].settings["ExtraArgs"] == extra

@@ -59,15 +59,23 @@ class WorkerKind:
         return out
 
     def check(self, settings: dict[str, Any]) -> None:
-        """Raise ``BackendApiError`` naming the setting when a value cannot work."""
+        """Raise ``BackendApiError`` naming the setting when a value cannot work. A setting still to be filled
+        in (empty) is not refused here: ``missing`` says so, and the edit is saved."""
+
+    def missing(self, settings: Mapping[str, Any]) -> str | None:
+        """What must still be filled in before the worker can start (a required setting left empty), in words;
+        None when nothing. Such settings are saved, as SwarmUI saves a new backend with its defaults."""
+        return None
 
     def not_ready_reason(self, settings: Mapping[str, Any]) -> str | None:
         """Why a backend with these (possibly default) settings cannot start yet, in words; None if it can."""
-        try:
-            self.check(dict(settings))
-        except BackendApiError as exc:
-            return f"Not set up yet: {exc.message}"
-        return None
+        reason = self.missing(settings)
+        if reason is None:
+            try:
+                self.check(dict(settings))
+            except BackendApiError as exc:
+                reason = exc.message
+        return None if reason is None else f"Not set up yet: {reason}"
 
     def uses_port(self, settings: Mapping[str, Any]) -> bool:
         return self.supervised

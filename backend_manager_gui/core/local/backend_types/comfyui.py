@@ -54,6 +54,28 @@ _START_SCRIPT_SPEC = SettingSpec(
 )
 
 
+#: ComfyUI options the manager sets itself (``launch``), with why ExtraArgs may not set them again: ComfyUI's
+#: argparse takes the last one given, and the worker would listen where the manager never looks for it.
+_MANAGED_OPTIONS = {
+    "--port": "the manager chooses the worker's port and waits for it there; use the Port setting",
+    "--listen": "the manager sets the address the worker listens on and waits for it there "
+                "(a listen address is a setting of its own, not an extra argument)",
+}
+
+
+def refuse_managed_options(args: list[str]) -> None:
+    """Refuse ExtraArgs that set ``--port`` or ``--listen``, also as ``--opt=value`` and as the abbreviations
+    ComfyUI's argparse accepts (``allow_abbrev``: ``--po 8189`` is ``--port 8189``)."""
+    for arg in args:
+        name = arg.partition("=")[0]
+        if len(name) < 3 or not name.startswith("--"):
+            continue
+        for option, why in _MANAGED_OPTIONS.items():
+            if option.startswith(name):
+                written = "" if name == option else f" (as {name!r})"
+                raise BackendApiError(f"ExtraArgs cannot hold {option}{written}: {why}.")
+
+
 def comfy_free_request(base_url: str | None, system_ram: bool) -> tuple[str, dict[str, Any]] | None:
     if not base_url:
         return None
@@ -85,18 +107,21 @@ class ComfySelfStartKind(WorkerKind):
     )
     features = ("comfyui",)
 
+    def missing(self, settings: Mapping[str, Any]) -> str | None:
+        if not str(settings.get("StartScript") or "").strip():
+            return "StartScript is empty: set it to the main.py of your ComfyUI folder."
+        return None
+
     def check(self, settings: dict[str, Any]) -> None:
         script = settings["StartScript"].strip()
-        if not script:
-            raise BackendApiError("StartScript is empty: set it to the main.py of your ComfyUI folder.")
-        if hint_warning(_START_SCRIPT_SPEC, script):  # the form warns with the same rule while it is typed
+        if script and hint_warning(_START_SCRIPT_SPEC, script):  # the form warns with the same rule while it is typed
             raise BackendApiError("StartScript must be ComfyUI's main.py.")
-        if not Path(script).expanduser().is_file():
+        if script and not Path(script).expanduser().is_file():
             raise BackendApiError(f"StartScript {script} does not exist.")
         python = settings["Python"].strip()
         if python and not Path(python).expanduser().is_file():
             raise BackendApiError(f"Python {python} does not exist.")
-        split_args(settings["ExtraArgs"], "ExtraArgs")
+        refuse_managed_options(split_args(settings["ExtraArgs"], "ExtraArgs"))
         check_gpu_id(settings["GPU_ID"])
         check_port(settings["Port"])
         check_timeout(settings["StartTimeout"])
@@ -159,10 +184,15 @@ class ComfyApiKind(WorkerKind):
     supervised = False
     features = ("comfyui",)
 
+    def missing(self, settings: Mapping[str, Any]) -> str | None:
+        if not str(settings.get("Address") or "").strip():
+            return "Address is empty: set it to the ComfyUI's URL, like http://127.0.0.1:8188."
+        return None
+
     def check(self, settings: dict[str, Any]) -> None:
         address = settings["Address"].strip()
         if not address:
-            raise BackendApiError("Address is empty: set it to the ComfyUI's URL, like http://127.0.0.1:8188.")
+            return  # missing(): saved, not set up yet
         parts = urlsplit(address)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise BackendApiError("Address must be an http:// or https:// URL, like http://127.0.0.1:8188.")

@@ -72,9 +72,13 @@ class CommandKind(WorkerKind):
         ),
     )
 
+    def missing(self, settings: Mapping[str, Any]) -> str | None:
+        if not str(settings.get("Command") or "").strip():
+            return "Command is empty: set the program to run and its arguments."
+        return None
+
     def check(self, settings: dict[str, Any]) -> None:
-        if not split_args(settings["Command"], "Command"):
-            raise BackendApiError("Command is empty: set the program to run and its arguments.")
+        split_args(settings["Command"], "Command")  # empty: missing(), saved as not set up yet
         wd = settings["WorkingDir"].strip()
         if wd and not Path(wd).expanduser().is_dir():
             raise BackendApiError(f"WorkingDir {wd} is not a folder.")
