@@ -44,6 +44,10 @@ ERROR_PAGES: dict[str, list[str]] = _DATA["error_pages"]
 FAULTS = ("http500", "html200", "truncated_json", "drop", "every_third")
 STATUSES = ("disabled", "errored", "waiting", "loading", "idle", "running")
 
+# Route names and permissions are spelled here on their own, not taken from the product's route table
+# (backend_manager_gui/core/routes.py): this fake stands for the real SwarmUI server, so it must stay independent of
+# the client it tests; a name mistyped in the product's table then fails the tests instead of agreeing with itself.
+
 #: route (lower case) -> the permission SwarmUI registers it with (BackendAPI.Register)
 ROUTE_PERMISSIONS = {
     "listbackendtypes": "view_backends_list",
