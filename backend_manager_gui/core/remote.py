@@ -24,7 +24,8 @@ import httpx
 
 from .errors import BackendApiError, ServiceUnavailable
 from .list_decoder import BackendListDecoder
-from .models import Backend, BackendType, backend_types_from_wire, backends_from_wire
+from .models import Backend, BackendLog, BackendType, backend_types_from_wire, backends_from_wire
+from .remote_logs import RemoteLogReader
 from .routes import Route
 from .service import BackendSelector
 
@@ -107,6 +108,8 @@ class RemoteService:
         self._server_info: ServerInfo | None = None
         # a big server's list is mostly what it was last poll: unchanged entries are not parsed again
         self._list_decoder = BackendListDecoder()
+        # which log tracker is which backend's, learnt from the server's replies
+        self._logs = RemoteLogReader(self._call, self._parse)
 
     def __repr__(self) -> str:  # never the token
         return f"RemoteService({self._base!r}, token={'<set>' if self._token else None})"
@@ -166,6 +169,9 @@ class RemoteService:
         if reply.get("result") is False:
             return 0
         return self._field(Route.FREE_BACKEND_MEMORY, reply, "count", int)
+
+    async def backend_log(self, backend_id: int, after: int = 0) -> BackendLog:
+        return await self._logs.read(backend_id, after)
 
     async def aclose(self) -> None:
         self._closed = True

@@ -44,6 +44,7 @@ from .. import __version__
 from .errors import BackendApiError, BackendServiceError, ServiceUnavailable
 from .models import SECRET_MARKER, Backend
 from .routes import PERMISSION, SESSIONLESS, Route
+from .serve_logs import LogRequestError, ServeLogs
 from .service import BackendSelector, BackendService
 
 log = logging.getLogger(__name__)
@@ -70,6 +71,8 @@ SERVED_ROUTES = (
     Route.RESTART_BACKENDS,
     Route.TOGGLE_BACKEND,
     Route.FREE_BACKEND_MEMORY,
+    Route.LIST_LOG_TYPES,
+    Route.LIST_RECENT_LOG_MESSAGES,
 )
 
 #: The permissions a session of this server has: exactly those of the routes it serves.
@@ -284,6 +287,7 @@ class _Api:
         self._sessions = _Sessions(session_idle, max_sessions)
         self._server_id = str(uuid.uuid4())
         self._secret_names: dict[str, frozenset[str]] = {}
+        self.logs = ServeLogs(service)
         handlers: dict[Route, _Handler] = {
             Route.LIST_BACKEND_TYPES: self._list_backend_types,
             Route.LIST_BACKENDS: self._list_backends,
@@ -293,6 +297,8 @@ class _Api:
             Route.TOGGLE_BACKEND: self._toggle_backend,
             Route.RESTART_BACKENDS: self._restart_backends,
             Route.FREE_BACKEND_MEMORY: self._free_backend_memory,
+            Route.LIST_LOG_TYPES: self.logs.list_log_types,
+            Route.LIST_RECENT_LOG_MESSAGES: self.logs.list_recent_log_messages,
         }
         self._routes: dict[str, _Handler] = {route.key: handlers[route] for route in SERVED_ROUTES}
 
@@ -381,6 +387,9 @@ class _Api:
             reply = {"error": exc.message}
         except asyncio.CancelledError:
             raise
+        except LogRequestError as exc:  # SwarmUI's handler throws on these requests: its internal_error, not ours
+            log.info("route %s refused: %s", route, exc)
+            return _error(400, "internal_error", _INTERNAL)
         except Exception as exc:
             _log_internal(route, exc)
             return _error(400, "internal_error", _INTERNAL)
@@ -563,6 +572,16 @@ def create_app(
     # bodies over max_body are refused from their Content-Length before reading, with SwarmUI's JSON error
     app = web.Application(client_max_size=max_body)
     app.router.add_route("*", "/{tail:.*}", api.dispatch, expect_handler=api.expect)
+
+    async def hook_logs(_app: web.Application) -> None:
+        api.logs.install()
+
+    async def unhook_logs(_app: web.Application) -> None:
+        api.logs.uninstall()
+
+    # the app's log records go to the Verbose…Error trackers while it serves
+    app.on_startup.append(hook_logs)
+    app.on_cleanup.append(unhook_logs)
     return app
 
 
