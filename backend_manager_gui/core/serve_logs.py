@@ -67,7 +67,7 @@ class _LevelHandler(logging.Handler):
             return
         try:
             self._levels[_level_of(record.levelno)].append(record.getMessage())
-        except Exception:  # a log line must never take the server down
+        except Exception:  # noqa: BLE001 - a log line must never take the server down (logging's own rule)
             self.handleError(record)
 
 
