@@ -15,7 +15,12 @@ import aiohttp
 import pytest
 
 from backend_manager_gui.core.errors import ServiceUnavailable
-from backend_manager_gui.core.logs import NO_BACKEND_LOG, NO_LOG_ROUTES, NO_PERMISSION, last_error_line
+from backend_manager_gui.core.logs import (
+    NO_BACKEND_LOG,
+    NO_LOG_ROUTES,
+    NO_PERMISSION,
+    last_error_line,
+)
 from backend_manager_gui.core.models import BackendLog, LogLine
 from backend_manager_gui.core.remote import RemoteService
 from backend_manager_gui.core.service import BackendService
