@@ -10,6 +10,9 @@ client (our ``RemoteService``, or a script written for SwarmUI) cannot tell the 
   ``400 internal_error`` for an unexpected exception, ``200 {"error": text}`` for a route's refusal.
 * a ``GET`` (any non-``POST``) on ``/API/...`` is redirected to the "Cannot GET the API" page.
 
+Routes: ``GetNewSession``, the 8 backend routes, and ``ListLogTypes`` / ``ListRecentLogMessages`` (serve_logs.py),
+named once in routes.py.
+
 Known, deliberate differences are listed in the module's README section and the serve transcript:
 an unparseable or non-object body gets ``basic_api`` here (SwarmUI lets its JSON parser throw and answers
 ``internal_error``), and a service's ``ServiceUnavailable`` is a route refusal (200) here.
