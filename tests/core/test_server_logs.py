@@ -9,6 +9,7 @@ Server → Logs tab and "View Logs" button work against serve.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import re
@@ -139,7 +140,7 @@ async def test_a_workers_log_loses_no_line_and_repeats_none_across_restarts(
         pid = local.details(bid).pid
         assert await client.restart_backends(bid) == 1
         await follower.read()  # in the middle of the restart
-        await until(lambda old=pid: is_running(local, bid, not_pid=old), "running again")
+        await until(functools.partial(is_running, local, bid, not_pid=pid), "running again")
         await follower.read()
     await follower.read()
 
