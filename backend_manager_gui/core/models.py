@@ -319,3 +319,35 @@ def backend_types_from_wire(raw: Any) -> list[BackendType]:
     raw = _require_mapping("backend type list", raw)
     items = _get("backend type list", raw, "list", "list", required=True)
     return [BackendType.from_wire(item) for item in items]
+
+
+@dataclass(frozen=True)
+class LogLine:
+    """One line of a backend's log (``BackendService.backend_log``)."""
+
+    #: grows across the whole server (all of its logs share one counter, as in SwarmUI): never repeats, never goes back
+    sequence: int
+    #: when it was logged, "yyyy-MM-dd HH:mm:ss.fff" on the clock of the machine that logged it (SwarmUI's format)
+    time: str
+    #: "[STDOUT] …" / "[STDERR] …" for the worker's own output (SwarmUI's form), "[manager] …" for the local
+    #: manager's notes about it, or a line of the server's own log that names the backend (then ``level`` is set)
+    text: str
+    #: "" for a line of the backend's own log; for a line found in the server's own log, that log's level
+    #: ("Debug", "Info", "Init", "Warning", "Error")
+    level: str = ""
+
+
+@dataclass(frozen=True)
+class BackendLog:
+    """A backend's log lines after a sequence number, and whether it has a log at all (and why not).
+
+    Follow a log by passing ``last_sequence`` back as ``after`` on the next call: each line then comes once, in
+    order. ``available`` is False when the backend has no log of its own there; ``reason`` then says why, in
+    words fit to show, and ``lines`` may still hold what the server's own log said about it (their ``level`` set).
+    """
+
+    lines: tuple[LogLine, ...] = ()
+    #: the ``after`` for the next call (never lower than the ``after`` of this one, unless the server restarted)
+    last_sequence: int = 0
+    available: bool = True
+    reason: str | None = None

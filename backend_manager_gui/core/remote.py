@@ -25,7 +25,9 @@ import httpx
 
 from .errors import BackendApiError, ServiceUnavailable
 from .list_decoder import BackendListDecoder
-from .models import Backend, BackendType, backend_types_from_wire, backends_from_wire
+from .models import Backend, BackendLog, BackendType, backend_types_from_wire, backends_from_wire
+from .remote_logs import RemoteLogReader
+from .routes import Route
 from .service import BackendSelector
 
 log = logging.getLogger("backend_manager_gui.remote")
@@ -121,6 +123,8 @@ class RemoteService:
         self._server_info: ServerInfo | None = None
         # a big server's list is mostly what it was last poll: unchanged entries are not parsed again
         self._list_decoder = BackendListDecoder()
+        # which log tracker is which backend's, learnt from the server's replies
+        self._logs = RemoteLogReader(self._call, self._parse)
 
     def __repr__(self) -> str:  # never the token
         return f"RemoteService({self._base!r}, token={'<set>' if self._token else None})"
@@ -136,19 +140,19 @@ class RemoteService:
         return self._server_info
 
     async def list_backend_types(self) -> list[BackendType]:
-        reply = await self._call("ListBackendTypes", {})
-        return self._parse("ListBackendTypes", backend_types_from_wire, reply)
+        reply = await self._call(Route.LIST_BACKEND_TYPES, {})
+        return self._parse(Route.LIST_BACKEND_TYPES, backend_types_from_wire, reply)
 
     async def list_backends(self, *, nonreal: bool = False, full_data: bool = False) -> dict[int, Backend]:
-        reply = await self._call("ListBackends", {"nonreal": bool(nonreal), "full_data": bool(full_data)},
+        reply = await self._call(Route.LIST_BACKENDS, {"nonreal": bool(nonreal), "full_data": bool(full_data)},
                                  decode=self._list_decoder.decode)
         if isinstance(reply, _Decoded):
             return reply.value
-        return self._parse("ListBackends", backends_from_wire, reply)
+        return self._parse(Route.LIST_BACKENDS, backends_from_wire, reply)
 
     async def add_backend(self, type_id: str) -> Backend:
-        reply = await self._call("AddNewBackend", {"type_id": type_id})
-        return self._parse("AddNewBackend", Backend.from_wire, reply)
+        reply = await self._call(Route.ADD_NEW_BACKEND, {"type_id": type_id})
+        return self._parse(Route.ADD_NEW_BACKEND, Backend.from_wire, reply)
 
     async def edit_backend(
         self, backend_id: int, title: str, settings: dict[str, object], new_id: int | None = None
@@ -158,28 +162,31 @@ class RemoteService:
         body: dict[str, Any] = {"backend_id": int(backend_id), "title": title, "settings": dict(settings)}
         if new_id is not None:
             body["new_id"] = int(new_id)
-        reply = await self._call("EditBackend", body)
-        return self._parse("EditBackend", Backend.from_wire, reply)
+        reply = await self._call(Route.EDIT_BACKEND, body)
+        return self._parse(Route.EDIT_BACKEND, Backend.from_wire, reply)
 
     async def delete_backend(self, backend_id: int) -> bool:
-        reply = await self._call("DeleteBackend", {"backend_id": int(backend_id)})
-        result = self._field("DeleteBackend", reply, "result", str)
+        reply = await self._call(Route.DELETE_BACKEND, {"backend_id": int(backend_id)})
+        result = self._field(Route.DELETE_BACKEND, reply, "result", str)
         return result != "Already didn't exist."
 
     async def toggle_backend(self, backend_id: int, enabled: bool) -> bool:
-        reply = await self._call("ToggleBackend", {"backend_id": int(backend_id), "enabled": bool(enabled)})
-        result = self._field("ToggleBackend", reply, "result", str)
+        reply = await self._call(Route.TOGGLE_BACKEND, {"backend_id": int(backend_id), "enabled": bool(enabled)})
+        result = self._field(Route.TOGGLE_BACKEND, reply, "result", str)
         return result != "No change."
 
     async def restart_backends(self, backend: BackendSelector = "all") -> int:
-        reply = await self._call("RestartBackends", {"backend": _selector(backend)})
-        return self._field("RestartBackends", reply, "count", int)
+        reply = await self._call(Route.RESTART_BACKENDS, {"backend": _selector(backend)})
+        return self._field(Route.RESTART_BACKENDS, reply, "count", int)
 
     async def free_memory(self, *, system_ram: bool = False, backend: BackendSelector = "all") -> int:
-        reply = await self._call("FreeBackendMemory", {"system_ram": bool(system_ram), "backend": _selector(backend)})
+        reply = await self._call(Route.FREE_BACKEND_MEMORY, {"system_ram": bool(system_ram), "backend": _selector(backend)})
         if reply.get("result") is False:
             return 0
-        return self._field("FreeBackendMemory", reply, "count", int)
+        return self._field(Route.FREE_BACKEND_MEMORY, reply, "count", int)
+
+    async def backend_log(self, backend_id: int, after: int = 0) -> BackendLog:
+        return await self._logs.read(backend_id, after)
 
     async def aclose(self) -> None:
         self._closed = True
@@ -278,7 +285,7 @@ class RemoteService:
 
     async def _new_session(self) -> None:
         try:
-            reply = await self._post("GetNewSession", {})
+            reply = await self._post(Route.GET_NEW_SESSION, {})
         except _SessionExpired:
             raise BackendApiError(f"{self._base} refused to open a session.", _INVALID_SESSION) from None
         except BackendApiError as err:

@@ -10,6 +10,9 @@ client (our ``RemoteService``, or a script written for SwarmUI) cannot tell the 
   ``400 internal_error`` for an unexpected exception, ``200 {"error": text}`` for a route's refusal.
 * a ``GET`` (any non-``POST``) on ``/API/...`` is redirected to the "Cannot GET the API" page.
 
+Routes: ``GetNewSession``, the 8 backend routes, and ``ListLogTypes`` / ``ListRecentLogMessages`` (serve_logs.py),
+named once in routes.py.
+
 Known, deliberate differences are listed in the module's README section and the serve transcript:
 an unparseable or non-object body gets ``basic_api`` here (SwarmUI lets its JSON parser throw and answers
 ``internal_error``), and a service's ``ServiceUnavailable`` is a route refusal (200) here.
@@ -44,6 +47,8 @@ from aiohttp.abc import AbstractAccessLogger
 from .. import __version__
 from .errors import BackendApiError, BackendServiceError, ServiceUnavailable
 from .models import SECRET_MARKER, Backend
+from .routes import PERMISSION, SESSIONLESS, Route
+from .serve_logs import LogRequestError, ServeLogs
 from .service import BackendSelector, BackendService
 
 log = logging.getLogger(__name__)
@@ -60,15 +65,24 @@ MAX_SESSIONS = 1000
 DEFAULT_PORT = 7801
 COOKIE_NAME = "swarm_token"
 
-#: The permissions a session of this server has: exactly those of the backend routes it serves.
-PERMISSIONS = (
-    "view_backends_list",
-    "add_remove_backends",
-    "edit_backends",
-    "restart_backends",
-    "toggle_backends",
-    "control_mem_clean",
+#: The routes this server answers (beside GetNewSession); their order gives PERMISSIONS' order.
+SERVED_ROUTES = (
+    Route.LIST_BACKEND_TYPES,
+    Route.LIST_BACKENDS,
+    Route.ADD_NEW_BACKEND,
+    Route.EDIT_BACKEND,
+    Route.DELETE_BACKEND,
+    Route.RESTART_BACKENDS,
+    Route.TOGGLE_BACKEND,
+    Route.FREE_BACKEND_MEMORY,
+    Route.LIST_LOG_TYPES,
+    Route.LIST_RECENT_LOG_MESSAGES,
 )
+
+#: The permissions a session of this server has: exactly those of the routes it serves.
+PERMISSIONS = tuple(dict.fromkeys(PERMISSION[route] for route in SERVED_ROUTES))
+
+_SESSIONLESS_KEYS = frozenset(route.key for route in SESSIONLESS)
 
 # SwarmUI's texts, kept verbatim: clients (and people) recognise them.
 _INVALID_SESSION = "Invalid session ID. You may need to refresh the page."
@@ -262,7 +276,7 @@ def _selector(text: str) -> BackendSelector | None:
 # The API
 
 
-Route = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
+_Handler = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
 
 
 class _Api:
@@ -277,16 +291,20 @@ class _Api:
         self._sessions = _Sessions(session_idle, max_sessions)
         self._server_id = str(uuid.uuid4())
         self._secret_names: dict[str, frozenset[str]] = {}
-        self._routes: dict[str, Route] = {
-            "listbackendtypes": self._list_backend_types,
-            "listbackends": self._list_backends,
-            "addnewbackend": self._add_new_backend,
-            "editbackend": self._edit_backend,
-            "deletebackend": self._delete_backend,
-            "togglebackend": self._toggle_backend,
-            "restartbackends": self._restart_backends,
-            "freebackendmemory": self._free_backend_memory,
+        self.logs = ServeLogs(service)
+        handlers: dict[Route, _Handler] = {
+            Route.LIST_BACKEND_TYPES: self._list_backend_types,
+            Route.LIST_BACKENDS: self._list_backends,
+            Route.ADD_NEW_BACKEND: self._add_new_backend,
+            Route.EDIT_BACKEND: self._edit_backend,
+            Route.DELETE_BACKEND: self._delete_backend,
+            Route.TOGGLE_BACKEND: self._toggle_backend,
+            Route.RESTART_BACKENDS: self._restart_backends,
+            Route.FREE_BACKEND_MEMORY: self._free_backend_memory,
+            Route.LIST_LOG_TYPES: self.logs.list_log_types,
+            Route.LIST_RECENT_LOG_MESSAGES: self.logs.list_recent_log_messages,
         }
+        self._routes: dict[str, _Handler] = {route.key: handlers[route] for route in SERVED_ROUTES}
 
     # -- HTTP level ------------------------------------------------------------------------------------------
 
@@ -343,9 +361,9 @@ class _Api:
             return _error(400, "basic_api", problem)
         assert body is not None
 
-        if route == "getnewsession":
+        if route == Route.GET_NEW_SESSION.key:
             return _json(200, self._new_session(request))
-        if route != "login":  # SwarmUI lets its Login route through without a session, as it does GetNewSession
+        if route not in _SESSIONLESS_KEYS:  # SwarmUI lets Login through without a session, as it does GetNewSession
             if "session_id" in body:
                 sid = _as_text(body["session_id"])
             elif "X-Session-ID" in request.headers:
@@ -373,6 +391,9 @@ class _Api:
             reply = {"error": exc.message}
         except asyncio.CancelledError:
             raise
+        except LogRequestError as exc:  # SwarmUI's handler throws on these requests: its internal_error, not ours
+            log.info("route %s refused: %s", route, exc)
+            return _error(400, "internal_error", _INTERNAL)
         except Exception as exc:
             _log_internal(route, exc)
             return _error(400, "internal_error", _INTERNAL)
@@ -555,6 +576,16 @@ def create_app(
     # bodies over max_body are refused from their Content-Length before reading, with SwarmUI's JSON error
     app = web.Application(client_max_size=max_body)
     app.router.add_route("*", "/{tail:.*}", api.dispatch, expect_handler=api.expect)
+
+    async def hook_logs(_app: web.Application) -> None:
+        api.logs.install()
+
+    async def unhook_logs(_app: web.Application) -> None:
+        api.logs.uninstall()
+
+    # the app's log records go to the Verbose…Error trackers while it serves
+    app.on_startup.append(hook_logs)
+    app.on_cleanup.append(unhook_logs)
     return app
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Protocol, runtime_checkable
 
-from .models import Backend, BackendType
+from .models import Backend, BackendLog, BackendType
 
 BackendSelector = int | Literal["all"]
 
@@ -47,6 +47,14 @@ class BackendService(Protocol):
     async def restart_backends(self, backend: BackendSelector = "all") -> int: ...
 
     async def free_memory(self, *, system_ram: bool = False, backend: BackendSelector = "all") -> int: ...
+
+    async def backend_log(self, backend_id: int, after: int = 0) -> BackendLog:
+        """The backend's log lines numbered above ``after``, oldest first; follow a log by passing the result's
+        ``last_sequence`` back as ``after``. No log (no permission, not self-started, process gone) is not an
+        error: ``available`` is False and ``reason`` says why. An unknown id is ``BackendApiError`` where the
+        service can tell (a SwarmUI server cannot: it answers ``available=False``). A server is asked once per call
+        (one ``ListRecentLogMessages``; its list of logs is asked for again only while the backend has none)."""
+        ...
 
     async def aclose(self) -> None: ...
 

@@ -10,6 +10,14 @@ In-process::
         fake.set_status(0, "errored")
         assert fake.new_sessions == 1 and fake.calls["listbackends"] == 2
 
+Logs (``ListLogTypes``, ``ListRecentLogMessages``; src/Utils/Logs.cs, src/WebAPI/AdminAPI.cs,
+src/Backends/NetworkBackendUtils.cs): the six levels, and a tracker per self-started backend whose process is
+alive (status loading, idle or running), named ``ComfyUI-<id>`` with identifier ``backend-<id>``; it goes away when
+the process does (any other status), as SwarmUI drops it when the process's output closes. One sequence counter
+for all, 1,024 lines kept per tracker. Tests write a worker's output with ``fake.worker_output(id, line)``
+(copied to Debug, or to Warning when it looks like an error, as ``[ComfyUI-<id>/STDOUT] …``) and a server line
+with ``fake.log("Error", text)``; ``fake.permissions.discard("view_logs")`` takes the permission away.
+
 As a subprocess (reliability tests kill and restart it on the same port)::
 
     python -m tests.support.fake_swarm --port 0 --backends 2 [--token T] [--locked] [--expire-every K]
@@ -30,7 +38,9 @@ import copy
 import json
 import secrets
 import sys
-from collections import Counter
+from collections import Counter, deque
+from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable
 
@@ -44,6 +54,10 @@ ERROR_PAGES: dict[str, list[str]] = _DATA["error_pages"]
 FAULTS = ("http500", "html200", "truncated_json", "drop", "every_third")
 STATUSES = ("disabled", "errored", "waiting", "loading", "idle", "running")
 
+# Route names and permissions are spelled here on their own, not taken from the product's route table
+# (backend_manager_gui/core/routes.py): this fake stands for the real SwarmUI server, so it must stay independent of
+# the client it tests; a name mistyped in the product's table then fails the tests instead of agreeing with itself.
+
 #: route (lower case) -> the permission SwarmUI registers it with (BackendAPI.Register)
 ROUTE_PERMISSIONS = {
     "listbackendtypes": "view_backends_list",
@@ -54,7 +68,28 @@ ROUTE_PERMISSIONS = {
     "addnewbackend": "add_remove_backends",
     "restartbackends": "restart_backends",
     "freebackendmemory": "control_mem_clean",
+    "listlogtypes": "view_logs",  # AdminAPI.Register
+    "listrecentlogmessages": "view_logs",
 }
+#: Logs.cs: the levels and their colours, in order; a tracker keeps this many messages
+LOG_LEVELS = {"Verbose": "#606060", "Debug": "#808080", "Info": "#00FFFF", "Init": "#00FF00",
+              "Warning": "#FFFF00", "Error": "#FF0000"}
+MAX_TRACKED = 1024
+#: backend type -> the name its self-started process's tracker gets ("<prefix>-<id>")
+SELF_START_NAMES = {"comfyui_selfstart": "ComfyUI", "auto_webui_selfstart": "AutoWebUI"}
+PROCESS_ALIVE = ("loading", "idle", "running")
+
+
+@dataclass
+class LogTracker:
+    """Logs.LogTracker: the last MAX_TRACKED messages (sequence, time, text) and the last sequence id."""
+
+    color: str = "#707070"
+    identifier: str = ""
+    messages: deque[tuple[int, str, str]] = field(default_factory=lambda: deque(maxlen=MAX_TRACKED))
+    last_seq: int = 0
+    # ReportLogsFromProcess's "keepShowing", per stream: the lines after an error line are copied to Warning too
+    keep_showing: dict[str, bool] = field(default_factory=dict)
 ALL_PERMISSIONS = tuple(p for p, _level in _DATA["permissions"])
 
 
@@ -70,6 +105,10 @@ def error_page(name: str) -> str:
 
 class _Refused(Exception):
     """A route's own refusal: HTTP 200 {"error": text}."""
+
+
+class _Throws(Exception):
+    """The route's C# code would throw (a null reference, a bad conversion): 400 internal_error."""
 
 
 class FakeSwarm:
@@ -101,6 +140,9 @@ class FakeSwarm:
         self.secrets: dict[int, dict[str, Any]] = {}  # stored values of secret settings, never sent
         self.sessions: dict[str, int] = {}  # session id -> route calls it served
         self.version = "0.9.8.2-fake"
+        # logs: name -> tracker, the levels first (Logs.OtherTrackers); one counter for every message
+        self.log_trackers: dict[str, LogTracker] = {n: LogTracker(color=c) for n, c in LOG_LEVELS.items()}
+        self.last_sequence_id = 0
         self.server_id = "5f0c4a1e-0000-4000-8000-fakeswarm000"
         # --- counters tests assert on ---
         self.new_sessions = 0
@@ -187,12 +229,76 @@ class FakeSwarm:
             "current_model": current_model,
         }
         self.backends = dict(sorted(self.backends.items()))
+        self._sync_process_log(bid)
         return bid
 
     def set_status(self, backend_id: int, status: str) -> None:
         if status not in STATUSES:
             raise ValueError(status)
         self.backends[backend_id]["status"] = status
+        self._sync_process_log(backend_id)
+
+    # ------------------------------------------------------------------ logs
+    def tracker_name(self, backend_id: int) -> str | None:
+        """The name of the tracker a self-started backend's process gets (None: not self-starting)."""
+        prefix = SELF_START_NAMES.get(self.backends[backend_id]["type"]) if backend_id in self.backends else None
+        return f"{prefix}-{backend_id}" if prefix else None
+
+    def _track(self, tracker: LogTracker, message: str) -> int:
+        self.last_sequence_id += 1
+        now = datetime.now()
+        tracker.messages.append((self.last_sequence_id, f"{now:%Y-%m-%d %H:%M:%S}.{now.microsecond // 1000:03d}", message))
+        tracker.last_seq = self.last_sequence_id
+        return self.last_sequence_id
+
+    def log(self, level: str, message: str) -> int:
+        """A line of the server's own log at ``level`` (Verbose … Error); returns its sequence id."""
+        return self._track(self.log_trackers[level], message)
+
+    def _sync_process_log(self, backend_id: int) -> None:
+        """A self-started backend's tracker exists while its process lives: made at start, dropped at the end."""
+        name = self.tracker_name(backend_id)
+        if name is None:
+            return
+        backend = self.backends[backend_id]
+        alive = backend["enabled"] and backend["status"] in PROCESS_ALIVE
+        if alive and name not in self.log_trackers:
+            self.log("Init", f"Self-Start {name} on port {7820 + backend_id} is loading...")
+            self.log_trackers[name] = LogTracker(identifier=f"backend-{backend_id}")
+        elif not alive and name in self.log_trackers:
+            del self.log_trackers[name]
+            if backend["status"] == "errored":
+                self.log("Info", f"Self-Start {name} unexpectedly exited (ExitCode=1) (if something failed, change "
+                                 "setting `LogLevel` to `Debug` to see why!)")
+
+    def worker_output(self, backend_id: int, line: str, stream: str = "STDOUT") -> int:
+        """A line the backend's process writes (``stream`` STDOUT or STDERR), as ReportLogsFromProcess handles it:
+        copied to Warning when it is (or follows) an error line, else to Debug, then tracked. Returns its id."""
+        name = self.tracker_name(backend_id)
+        tracker = self.log_trackers.get(name) if name is not None else None
+        if name is None or tracker is None:
+            raise ValueError(f"backend {backend_id} has no live process")
+
+        def continues(text: str) -> bool:
+            # shouldContinueErrorLine
+            return text.startswith(("Traceback (", "  ")) or (
+                "Error: " in text and not text.startswith("Found comfy_kitchen backend"))
+
+        low = line.lower()
+        if stream == "STDOUT":
+            starts = line.startswith(("Traceback (", "RuntimeError: ", "Error: "))
+        else:
+            starts = low.startswith("traceback (") or ("error: " in low and "found comfy_kitchen backend" not in low)
+        copy_line = f"[{name}/{stream}] {line}"
+        if starts:
+            tracker.keep_showing[stream] = True
+            self.log("Warning", copy_line)
+        elif tracker.keep_showing.get(stream):
+            self.log("Warning", copy_line)
+            tracker.keep_showing[stream] = continues(line)
+        else:
+            self.log("Debug", copy_line)
+        return self._track(tracker, f"[{stream}] {line}")
 
     def secret_value(self, backend_id: int, name: str) -> Any:
         """The stored value of a secret setting (what the server keeps and never sends)."""
@@ -309,6 +415,8 @@ class FakeSwarm:
             reply = handler(request, body)
         except _Refused as refused:
             reply = {"error": str(refused)}
+        except _Throws:
+            return _api_error(400, "internal_error", "An internal error occurred")
         return web.json_response(reply, status=200)
 
     def _routes(self) -> dict[str, Callable[[web.Request, dict[str, Any]], dict[str, Any]]]:
@@ -322,6 +430,8 @@ class FakeSwarm:
             "togglebackend": self._toggle_backend,
             "restartbackends": self._restart_backends,
             "freebackendmemory": self._free_backend_memory,
+            "listlogtypes": self._list_log_types,
+            "listrecentlogmessages": self._list_recent_log_messages,
         }
 
     # ------------------------------------------------------------------ routes
@@ -387,6 +497,7 @@ class FakeSwarm:
         backend["title"] = title
         backend["modcount"] += 1
         backend["status"] = "waiting" if backend["enabled"] else "disabled"  # an edit shuts down and re-inits
+        self._sync_process_log(backend_id)
         if new_id >= 0:
             del self.backends[backend_id]
             backend["id"] = new_id
@@ -401,6 +512,7 @@ class FakeSwarm:
         self._check_locked()
         if self.backends.pop(backend_id, None) is not None:
             self.secrets.pop(backend_id, None)
+            self._drop_tracker_of(backend_id)
             return {"result": "Deleted."}
         return {"result": "Already didn't exist."}
 
@@ -415,6 +527,7 @@ class FakeSwarm:
             return {"result": "No change."}
         backend["enabled"] = enabled
         backend["status"] = "waiting" if enabled else "disabled"
+        self._sync_process_log(backend_id)
         return {"result": "Success."}
 
     def _restart_backends(self, request: web.Request, body: dict[str, Any]) -> dict[str, Any]:
@@ -426,6 +539,7 @@ class FakeSwarm:
                 continue
             if backend["status"] in ("running", "errored"):
                 backend["status"] = "waiting"
+                self._sync_process_log(bid)
                 count += 1
         return {"result": "Success.", "count": count}
 
@@ -438,6 +552,50 @@ class FakeSwarm:
         if count == 0:
             return {"result": False, "count": 0}
         return {"result": True, "count": count}
+
+
+    def _drop_tracker_of(self, backend_id: int) -> None:
+        for name, tracker in list(self.log_trackers.items()):
+            if tracker.identifier == f"backend-{backend_id}":
+                del self.log_trackers[name]
+
+    def _list_log_types(self, request: web.Request, body: dict[str, Any]) -> dict[str, Any]:
+        # AdminAPI.ListLogTypes
+        return {"types_available": [{"name": name, "color": t.color, "identifier": t.identifier}
+                                    for name, t in self.log_trackers.items()]}
+
+    def _list_recent_log_messages(self, request: web.Request, body: dict[str, Any]) -> dict[str, Any]:
+        # AdminAPI.ListRecentLogMessages, step by step (its null references and conversions throw: internal_error)
+        result = self._list_log_types(request, body)
+        result["last_sequence_id"] = self.last_sequence_id
+        types = body.get("types")
+        if not isinstance(types, list):
+            raise _Throws()
+        data: dict[str, list[dict[str, Any]]] = {}
+        for raw_type in types:
+            name = raw_type if isinstance(raw_type, str) else json.dumps(raw_type)
+            tracker = self.log_trackers.get(name)
+            if tracker is None:
+                continue
+            messages: list[dict[str, Any]] = []
+            data[name] = messages
+            last_ids = body.get("last_sequence_ids")
+            if not isinstance(last_ids, dict):
+                raise _Throws()
+            last_seq_id = -1
+            if name in last_ids:
+                try:
+                    last_seq_id = int(last_ids[name])
+                except (TypeError, ValueError):
+                    raise _Throws() from None
+            if tracker.last_seq < last_seq_id:
+                continue
+            for seq, when, message in tracker.messages:
+                if seq <= last_seq_id:
+                    continue
+                messages.append({"sequence_id": seq, "time": when, "message": message})
+        result["data"] = data
+        return result
 
 
 _MISSING = object()

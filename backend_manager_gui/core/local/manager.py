@@ -21,7 +21,8 @@ else:  # imported with the first worker's client: a manager whose backends are a
     httpx = lazy_module("httpx")
 
 from ..errors import BackendApiError
-from ..models import SECRET_MARKER, Backend, BackendStatus, BackendType
+from ..logs import swarm_time
+from ..models import SECRET_MARKER, Backend, BackendLog, BackendStatus, BackendType, LogLine
 from ..secrets import SecretStore
 from ..service import BackendSelector, WorkerDetails
 from .backend_types import KINDS, WorkerKind
@@ -328,6 +329,14 @@ class LocalService:
         results = await asyncio.gather(*(r.free(system_ram) for r in runners))
         return sum(1 for ok in results if ok)
 
+    async def backend_log(self, backend_id: int, after: int = 0) -> BackendLog:
+        """The worker's output and the manager's notes numbered above ``after``, from the in-memory tail (its
+        last 2,000 lines, kept across the worker's restarts); texts in SwarmUI's form ("[STDOUT] …")."""
+        self._require_started()
+        tail = self._get(backend_id).state.tail
+        lines = tuple(LogLine(seq, swarm_time(when), _swarm_text(text)) for seq, when, text in tail.after(after))
+        return BackendLog(lines=lines, last_sequence=max(after, tail.last_sequence))
+
     # ---- beyond the contract ----------------------------------------------------------------------
 
     def details(self, backend_id: int) -> WorkerDetails:
@@ -486,6 +495,15 @@ class LocalService:
         finally:
             entry.runner = None
             entry.stopping = False
+
+
+def _swarm_text(text: str) -> str:
+    """A tail line as SwarmUI's backend log writes it: "[STDOUT] …" / "[STDERR] …" (the manager's notes as they are)."""
+    if text.startswith("[err] "):
+        return "[STDERR] " + text[6:]
+    if text.startswith("[manager] "):
+        return text
+    return "[STDOUT] " + text
 
 
 def _secret_key(uid: str, name: str) -> str:

@@ -33,6 +33,7 @@ else:  # imported when a worker is first started or stopped, not while the windo
     httpx = lazy_module("httpx")
     psutil = lazy_module("psutil")
 
+from ..logs import LogTracker
 from ..models import BackendStatus
 from .backend_types import LaunchPlan, WorkerKind
 from .ports import PortBook
@@ -357,7 +358,8 @@ class WorkerState:
     """What outlives one run of a backend's worker: its log, tail and counters."""
 
     log: RotatingLog
-    tail: collections.deque[str] = field(default_factory=lambda: collections.deque(maxlen=TAIL_LINES))
+    # numbered lines (core/logs.py): backend_log() hands out what came after a number, across restarts
+    tail: LogTracker = field(default_factory=lambda: LogTracker(TAIL_LINES))
     restart_count: int = 0
     last_exit_code: int | None = None
     last_used: float | None = None  # wall-clock time the worker last had work
