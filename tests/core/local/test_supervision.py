@@ -12,10 +12,18 @@ import time
 from pathlib import Path
 
 from backend_manager_gui.core.local import LocalService
-from backend_manager_gui.core.local.process import RotatingLog
+from backend_manager_gui.core.local.process import RotatingLog, SupervisorConfig
 from backend_manager_gui.core.models import Backend
 
-from .conftest import alive, comfy_settings, log_text, wait_for, wait_gone, wait_status
+from .conftest import (
+    FAST,
+    alive,
+    comfy_settings,
+    log_text,
+    wait_for,
+    wait_gone,
+    wait_status,
+)
 
 
 def _errored_events(svc: LocalService) -> list[tuple[float, Backend]]:
@@ -78,6 +86,28 @@ async def test_crash_loop_gives_up_and_never_ready_counts(svc: LocalService, com
     # a manual restart is the person's decision: it tries again
     assert await svc.restart_backends(0) == 1
     await wait_status(svc, 0, "loading")
+
+
+async def test_backoff_stops_growing_at_its_cap(data_dir: Path, comfy_main: Path) -> None:
+    # the product caps at 60 s (1, 2, 4 … 60); here 0.1 s doubling, capped at 0.3 s, and room for 7 crashes
+    async with LocalService(data_dir, **{**FAST, "backoff_max": 0.3, "crash_limit": 7}) as svc:
+        await svc.add_backend("comfyui_selfstart")
+        backoffs: list[str] = []
+        svc.add_listener(lambda b: backoffs.append(b.status_message.rsplit(" — ", 1)[1])
+                         if "restarting in" in (b.status_message or "") else None)
+        await svc.edit_backend(0, "", comfy_settings(comfy_main, "--crash-after 0 --exit-code 3"))
+        b = await wait_for(svc, 0, lambda b: (b.status_message or "").startswith("crash loop"), 30, "gave up")
+        assert b.status_message.startswith("crash loop: 7 crashes")
+        assert backoffs == [f"restarting in {s} s" for s in ("0.1", "0.2", "0.3", "0.3", "0.3", "0.3")]
+        assert svc.details(0).restart_count == 6
+
+
+def test_the_products_backoff_and_crash_loop_are_the_readmes() -> None:
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text(encoding="utf-8")
+    assert "(after 1, 2, 4 … 60 s)" in readme and "5 crashes in 10 minutes" in readme
+    defaults = SupervisorConfig()
+    assert (defaults.backoff_base, defaults.backoff_max) == (1.0, 60.0)
+    assert (defaults.crash_limit, defaults.crash_window) == (5, 600.0)
 
 
 async def test_hang_errors_after_start_timeout_and_is_killed(svc: LocalService, comfy_main: Path) -> None:
