@@ -14,6 +14,7 @@ from pathlib import Path
 from backend_manager_gui.core.local import LocalService
 from backend_manager_gui.core.local.process import RotatingLog, SupervisorConfig
 from backend_manager_gui.core.models import Backend
+from tests.support import load as machine
 
 from .conftest import (
     FAST,
@@ -39,12 +40,15 @@ async def test_crash_is_reported_within_a_second_then_restarts(svc: LocalService
     errored = _errored_events(svc)
     pid = svc.details(0).pid
     assert pid
+    # 1 s on an idle machine; the exit travels kernel -> loop -> supervisor: a few wake-ups on a busy one
+    within = (await machine.ameasure()).bound(1.0, wakeups=5)
     killed_at = time.monotonic()
     os.kill(pid, signal.SIGKILL)
-    while not errored and time.monotonic() - killed_at < 1.0:
+    while not errored and time.monotonic() - killed_at < within:
         await asyncio.sleep(0.01)
-    assert errored, "no errored status within 1 s of the crash"
-    assert errored[0][0] - killed_at <= 1.0
+    within = max(within, (await machine.ameasure()).bound(1.0, wakeups=5))  # the load may have risen meanwhile
+    assert errored, f"no errored status within {within:.2f} s of the crash"
+    assert errored[0][0] - killed_at <= within
     message = errored[0][1].status_message or ""
     # a kill is said to come from outside; what the worker printed last is not passed off as the reason
     assert message.startswith("killed by SIGKILL (from outside")
