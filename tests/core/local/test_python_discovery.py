@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import sys
 import venv
@@ -92,7 +93,7 @@ async def test_the_portable_builds_python_embeded_runs_the_worker(svc: LocalServ
     ran = await _started_with(svc, main)
     assert _same(ran["prefix"], portable / "python_embeded")  # only that python.exe leads there
     start = next(line for line in svc.log_tail(0) if line.startswith("[manager] starting: "))
-    assert start.startswith(f"[manager] starting: {python} {main} --listen 127.0.0.1 --port ")
+    assert start.startswith("[manager] starting: " + shlex.join([str(python), str(main), "--listen", "127.0.0.1", "--port"]))
 
 
 async def test_a_python_set_by_hand_wins_over_a_found_one(svc: LocalService, comfy_main: Path, tmp_path: Path) -> None:
