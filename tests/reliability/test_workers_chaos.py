@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import os
 import random
 import shutil
-import signal
 import time
 import tracemalloc
 from pathlib import Path
@@ -106,7 +104,7 @@ async def test_chaos_among_eight_workers(tmp_path: Path, long_run: bool, figures
                 victim, pid = rng.choice(candidates)
                 seen_pids.add(pid)
                 killed_at = time.monotonic()
-                os.kill(pid, signal.SIGKILL)
+                psutil.Process(pid).kill()  # SIGKILL; TerminateProcess on Windows
                 kills += 1
                 await wait_for(svc, victim, lambda b: b.status.value == "errored", 5, "errored after SIGKILL")
                 seen = next(t for t, s, _m in events[victim] if t >= killed_at and s == "errored")
