@@ -51,6 +51,11 @@ async def test_a_malformed_entry_raises_like_the_model_parser():
         await BackendListDecoder().decode(b'{"1": {"id": 1, "type": "x", "status": "sleepy"}}')
 
 
+async def test_an_id_of_true_is_refused_not_read_as_backend_1():
+    with pytest.raises(BackendApiError, match="'id'"):
+        await BackendListDecoder().decode(b'{"1": {"id": true, "type": "x", "status": "running"}}')
+
+
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.tuples(st.integers(0, 50), st.sampled_from(["running", "idle", "errored"]), st.text(max_size=8)),
                 max_size=8), st.sampled_from([None, 0, 2]))

@@ -103,6 +103,26 @@ def test_missing_or_wrong_typed_required_field_is_named(parser, raw, field) -> N
     assert field in str(err.value)
 
 
+@pytest.mark.parametrize("field", ["id", "modcount", "max_usages"])
+@pytest.mark.parametrize("value", [True, False])
+def test_true_or_false_is_not_an_integer(field, value) -> None:
+    # Python's bool is an int: without its own check a backend id of `true` would read as backend 1
+    with pytest.raises(BackendApiError) as err:
+        Backend.from_wire({**BACKEND_WIRE, field: value})
+    assert f"'{field}'" in str(err.value) and "integer" in str(err.value)
+
+
+def test_an_id_of_true_in_a_list_reply_is_refused_not_read_as_backend_1() -> None:
+    with pytest.raises(BackendApiError, match="'id'"):
+        backends_from_wire({"1": {**BACKEND_WIRE, "id": True}})
+
+
+@pytest.mark.parametrize(("raw", "parsed"), [(7, 7), (7.0, 7), ("7", 7), (" 7 ", 7)])
+def test_integers_arrive_as_numbers_or_text(raw, parsed) -> None:
+    backend = Backend.from_wire({**BACKEND_WIRE, "id": raw})
+    assert backend.id == parsed and type(backend.id) is int
+
+
 def test_backend_repr_never_shows_setting_values() -> None:
     backend = Backend.from_wire({**BACKEND_WIRE, "settings": {"AuthorizationHeader": "Bearer hunter2", "GPU_ID": "0"}})
     assert "hunter2" not in repr(backend) and "hunter2" not in str(backend)
@@ -138,3 +158,13 @@ def test_any_json_value_parses_or_raises_backend_api_error(parser, value) -> Non
         assert str(err)  # a sentence, fit to show
         return
     assert result is not None
+    # what a parser accepts is well typed: integers are ints (never bools), flags are bools, texts are str
+    backends = [result] if isinstance(result, Backend) else list(result.values()) if isinstance(result, dict) else []
+    for backend in backends:
+        for name in ("id", "modcount", "max_usages"):
+            assert type(getattr(backend, name)) is int, (name, getattr(backend, name))
+        for name in ("enabled", "can_load_models"):
+            assert type(getattr(backend, name)) is bool, (name, getattr(backend, name))
+        assert isinstance(backend.type, str) and isinstance(backend.status, BackendStatus)
+    if isinstance(result, dict):
+        assert all(key == backend.id for key, backend in result.items())

@@ -314,6 +314,31 @@ async def test_a_server_refusing_every_session_gives_up_after_three_retries(svc:
     assert await svc.list_backends() == {}  # and the same service works once the server does
 
 
+async def test_a_late_reply_from_an_old_session_does_not_vouch_for_the_new_one(svc: RemoteService, fake: FakeSwarm) -> None:
+    """A reply served on an expired session that arrives after the renewal says nothing about the new session:
+    a server that then refuses every session is given up on after the same three retries."""
+    await svc.list_backends()  # session 1 serves a call
+    fake.hold("listbackendtypes", at="reply")
+    slow = asyncio.ensure_future(svc.list_backend_types())
+    await fake.until_waiting("listbackendtypes")  # served on session 1, its reply not sent yet
+    fake.expire_all_sessions()
+    fake.expire_every = 0  # from now on no session serves a single call
+    fake.hold("listbackends", at="request")
+    failing = asyncio.ensure_future(svc.list_backends())
+    await fake.until_waiting("listbackends")
+    fake.release("listbackends")  # refused: session 1 expired; the client opens session 2 and tries again
+    await fake.until_waiting("listbackends", 2)
+    assert fake.new_sessions == 2
+    fake.unhold("listbackendtypes")
+    assert [t.id for t in await slow] == [t["id"] for t in BACKEND_TYPES]  # the late reply, on session 2's watch
+    fake.unhold("listbackends")
+    with pytest.raises(BackendApiError) as err:
+        await failing
+    assert err.value.error_id == "invalid_session_id"
+    # sessions 2 to 5 refused, as when the server refuses from the start (the first plus three retries)
+    assert fake.new_sessions == 1 + 4
+
+
 # ---------------------------------------------------------------------------------------------- tokens
 async def test_token_required_and_none_given(fake: FakeSwarm) -> None:
     fake.token = "tok-ABC-123"

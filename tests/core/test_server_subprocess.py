@@ -100,6 +100,7 @@ def _alive(pid: int) -> bool:
         return False
 
 
+@pytest.mark.skipif(os.name == "nt", reason="SIGTERM is POSIX's (a service manager's stop); Windows has no such signal")
 async def test_serve_process_serves_every_route_and_sigterm_stops_its_workers(serve: Serve) -> None:
     assert "Serving this computer's backends on http://127.0.0.1:" in serve.banner
     port = serve.url.rsplit(":", 1)[1]
@@ -154,6 +155,8 @@ async def test_serve_process_serves_every_route_and_sigterm_stops_its_workers(se
     assert not {m for m in imported if m.startswith("backend_manager_gui.gui")}
 
 
+@pytest.mark.skipif(os.name == "nt", reason="a Ctrl+C in serve's console cannot be sent from here on Windows "
+                                             "(it needs the same console): POSIX systems only")
 async def test_sigint_stops_serve_cleanly(serve: Serve) -> None:
     async with RemoteService(serve.url) as client:
         await client.add_backend("command")
@@ -197,6 +200,7 @@ async def test_token_file_problems_are_refused_clearly(tmp_path: Path) -> None:
     assert rc == 2 and "without spaces" in err and "two words" not in err
 
 
+@pytest.mark.skipif(os.name == "nt", reason="a file readable by others is a POSIX mode (Windows uses ACLs)")
 async def test_serve_with_a_token_file(tmp_path: Path) -> None:
     token_file = tmp_path / "token.txt"
     token_file.write_text(TOKEN + "\n")

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from PySide6.QtCore import QModelIndex, Qt
 
 from backend_manager_gui.core.models import Backend, BackendStatus
 from backend_manager_gui.gui.backends_model import (
     BACKEND_ROLE,
+    SORT_ROLE,
     BackendsFilterModel,
     BackendsModel,
     Column,
@@ -187,3 +190,111 @@ def test_details_column_says_why_at_a_glance_and_the_filter_finds_it(qapp):
     proxy.setSourceModel(model)
     proxy.set_filter_text("out of memory")
     assert proxy.rowCount() == 1 and proxy.index(0, Column.ID).data() == "1"
+
+
+# ---- what the view is told to repaint --------------------------------------------------------------------
+# A view repaints a cell only when a dataChanged range (and its roles, when listed) covers it: a cell whose
+# shown value changed outside every signalled range stays stale on screen although model.data() is right. The
+# sort value counts too (a sorting proxy re-sorts on dataChanged); tooltips do not (a view asks for one on hover).
+_SHOWN_ROLES = {
+    "text": Qt.ItemDataRole.DisplayRole, "check": Qt.ItemDataRole.CheckStateRole,
+    "icon": Qt.ItemDataRole.DecorationRole, "colour": Qt.ItemDataRole.ForegroundRole, "font": Qt.ItemDataRole.FontRole,
+    "sort": SORT_ROLE,
+}
+
+
+def _shown(model: BackendsModel) -> dict[tuple[int, int, str], object]:
+    """Every cell's every shown value, in comparable form."""
+    out: dict[tuple[int, int, str], object] = {}
+    for row in range(model.rowCount()):
+        for col in range(model.columnCount()):
+            idx = model.index(row, col)
+            for name, role in _SHOWN_ROLES.items():
+                value = model.data(idx, role)
+                if name == "icon" and value is not None:
+                    value = value.cacheKey()
+                elif name == "colour" and value is not None:
+                    value = value.color().name()
+                elif name == "font" and value is not None:
+                    value = (value.italic(), value.bold())
+                elif name == "check" and value is not None:
+                    value = Qt.CheckState(value)
+                out[(row, col, name)] = value
+    return out
+
+
+class _Repaints:
+    """The dataChanged signals a view connected to the model receives: (rows, columns, roles)."""
+
+    def __init__(self, model: BackendsModel) -> None:
+        self.ranges: list[tuple[range, range, set[int]]] = []
+        model.dataChanged.connect(self._record)
+
+    def _record(self, top_left, bottom_right, roles=()) -> None:
+        self.ranges.append((range(top_left.row(), bottom_right.row() + 1),
+                            range(top_left.column(), bottom_right.column() + 1), {int(r) for r in roles}))
+
+    def covers(self, row: int, col: int, role: int) -> bool:
+        return any(row in rows and col in cols and (not roles or int(role) in roles) for rows, cols, roles in self.ranges)
+
+
+def _assert_every_changed_cell_is_repainted(model: BackendsModel, snapshot: dict[int, Backend]) -> list[tuple]:
+    before = _shown(model)
+    repaints = _Repaints(model)
+    model.apply(snapshot)
+    after = _shown(model)
+    changed = [key for key in after if before.get(key) != after[key]]
+    stale = [key for key in changed if not repaints.covers(key[0], key[1], _SHOWN_ROLES[key[2]])]
+    assert stale == [], f"changed but never signalled to the view: {stale} (signalled: {repaints.ranges})"
+    return changed
+
+
+def test_a_change_in_several_columns_repaints_each_of_them(qapp):
+    model = BackendsModel()
+    model.set_type_names(TYPES)
+    base = _snap(_b(0), _b(1), _b(2))
+    model.apply(base)
+    # title, status (text, icon, colour), model and details of one row change at once: columns 1, 3, 5, 9
+    new = dict(base)
+    new[1] = replace(base[1], title="Renamed", status=BackendStatus.ERRORED, status_message="exited with code 1",
+                     current_model="sdxl.safetensors")
+    changed = _assert_every_changed_cell_is_repainted(model, new)
+    assert {(row, col) for row, col, _ in changed} == {(1, Column.TITLE), (1, Column.STATUS), (1, Column.MODEL), (1, Column.DETAILS)}
+    # enabled (a check box, no text) and last used, far apart
+    newer = dict(new)
+    newer[2] = replace(base[2], enabled=False, time_since_used="3 seconds ago", seconds_since_used=3)
+    changed = _assert_every_changed_cell_is_repainted(model, newer)
+    assert {(row, col) for row, col, _ in changed} == {(2, Column.ENABLED), (2, Column.LAST_USED)}
+
+
+def test_many_rows_changing_at_once_are_all_repainted(qapp):
+    model = BackendsModel()
+    model.set_type_names(TYPES)
+    base = _snap(*(_b(i) for i in range(100)))
+    model.apply(base)
+    new = {i: replace(b, status=BackendStatus.LOADING, title=f"t{i}") if i % 2 else b for i, b in base.items()}
+    changed = _assert_every_changed_cell_is_repainted(model, new)
+    assert {row for row, _c, _n in changed} == set(range(1, 100, 2))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(
+    st.sampled_from(list(BackendStatus)), st.sampled_from(["", "a", "B"]), st.booleans(),
+    st.sampled_from([None, "", "boom", "two\nlines"]), st.sampled_from([None, "m1", "m2"]),
+    st.sampled_from([None, "Never", "5 seconds ago"]), st.sampled_from(["comfyui_selfstart", "comfyui_api", "other"]),
+), min_size=2, max_size=12), st.integers(0, 2**32))
+def test_any_change_repaints_every_cell_it_changes(qapp, rows, seed):
+    import random
+
+    def backend(i: int, spec: tuple) -> Backend:
+        status, title, enabled, message, current, used, type_ = spec
+        return _b(i, status, title=title, enabled=enabled, status_message=message, current_model=current,
+                  time_since_used=used, type=type_)
+
+    rng = random.Random(seed)
+    model = BackendsModel()
+    model.set_type_names(TYPES)
+    model.apply({i: backend(i, spec) for i, spec in enumerate(rows)})
+    shuffled = rows[:]
+    rng.shuffle(shuffled)  # each row takes another row's values: any mix of columns changes
+    _assert_every_changed_cell_is_repainted(model, {i: backend(i, spec) for i, spec in enumerate(shuffled)})

@@ -18,6 +18,7 @@ from backend_manager_gui.gui.dialogs import EditBackendDialog, ask, edit_backend
 from tests.gui.conftest import run
 from tests.reliability.gui_support import LatenessProbe
 from tests.support import fake_swarm
+from tests.support import load as machine
 from tests.support.fake_swarm import FakeSwarm
 
 
@@ -233,6 +234,7 @@ def test_ten_thousand_settings_open_without_freezing_and_save_sends_every_value(
     parent = QWidget()
     qtbot.addWidget(parent)
     probe = LatenessProbe()
+    load = machine.measure()
     late = "S3000"  # a text setting far past the rows built before the first paint
 
     async def scenario() -> None:
@@ -268,8 +270,9 @@ def test_ten_thousand_settings_open_without_freezing_and_save_sends_every_value(
                 await service.aclose()
 
     run(loop, scenario(), timeout=120)
+    load = load.worst(machine.measure())
     assert probe.ticks > 10
-    assert probe.worst_ms < 250, probe.verdict()
+    probe.assert_never_blocked(250, load)
 
 
 def test_embedded_start_script_warns_while_it_is_not_main_py_and_the_manager_refuses_it(qtbot, loop, tmp_path) -> None:

@@ -49,16 +49,22 @@ def test_one_request_in_flight_however_often_refresh_is_asked(loop, qapp):
 
 def test_refresh_returns_a_snapshot_newer_than_the_change(loop, qapp):
     async def body() -> None:
-        async with FakeSwarm(backends=1, latency=0.15) as fake:
+        async with FakeSwarm(backends=1) as fake:
             service = RemoteService(fake.url)
             poller = Poller(service, interval=10.0)
             seen: list[str] = []
             poller.snapshot_received.connect(lambda snap: seen.append(snap[0].status.value))
+            fake.hold("listbackends", at="reply")
             poller.start()
-            await asyncio.sleep(0.05)  # the first poll is in flight now
+            await fake.until_waiting("listbackends")  # the first poll is in flight, its answer says "running"
             fake.set_status(0, "errored")
-            await poller.refresh()
-            assert seen[-1] == "errored"  # not the answer of the poll that was already under way
+            refreshed = asyncio.ensure_future(poller.refresh())
+            await asyncio.sleep(0)  # refresh() has asked (while the first poll is still under way)
+            assert not refreshed.done()
+            fake.unhold("listbackends")
+            await refreshed
+            # the poll under way answered first; refresh() waited for one that started after the change
+            assert seen == ["running", "errored"]
             await poller.stop()
             await service.aclose()
 
@@ -105,8 +111,8 @@ def test_paused_poller_does_not_poll_until_resumed(loop, qapp):
             await asyncio.sleep(0.4)
             assert fake.calls["listbackends"] == before
             poller.resume()
-            await asyncio.sleep(0.2)
-            assert fake.calls["listbackends"] > before
+            while fake.calls["listbackends"] == before:  # at once (the run's timeout bounds the wait)
+                await asyncio.sleep(0.01)
             await poller.stop()
             await service.aclose()
 

@@ -27,6 +27,7 @@ from backend_manager_gui.core.models import Backend, backend_types_from_wire
 from backend_manager_gui.core.remote import RemoteService
 from backend_manager_gui.core.server import ServeRunner
 from backend_manager_gui.gui.dialogs import EditBackendDialog
+from tests.support import load as machine
 
 pytestmark = pytest.mark.reliability
 
@@ -256,14 +257,17 @@ async def test_serve_stays_up_under_hostile_requests(tmp_path: Path, figures) ->
             _post("GetNewSession", b"{}") * 200,  # pipelined
         ]
         answered = 0
-        worst = 0.0
+        worst = worst_cpu = 0.0
+        load = await machine.ameasure()
         async with RemoteService(srv.url, timeout=5) as client:
             async def good_client() -> None:
-                nonlocal answered, worst
+                nonlocal answered, worst, worst_cpu
                 while not stop.is_set():
-                    t0 = time.monotonic()
+                    t0, cpu0 = time.monotonic(), time.thread_time()
                     backends = await client.list_backends()
                     worst = max(worst, time.monotonic() - t0)
+                    # the work this process did meanwhile (server, client and the hostile requests share the loop)
+                    worst_cpu = max(worst_cpu, time.thread_time() - cpu0)
                     assert list(backends) == [0]
                     answered += 1
                     await asyncio.sleep(0.05)
@@ -280,9 +284,14 @@ async def test_serve_stays_up_under_hostile_requests(tmp_path: Path, figures) ->
             await good
             # still up, and still answering
             assert list(await client.list_backends()) == [0]
+        load = load.worst(await machine.ameasure())
     figures["hostile_requests"] = len(hostile) * 3
     figures["slow_drip_connections"] = len(drips)
     figures["good_client_calls_answered_meanwhile"] = answered
     figures["good_client_slowest_call_s"] = round(worst, 2)
+    figures["good_client_most_work_meanwhile_s"] = round(worst_cpu, 2)
+    figures["load_stretch"] = round(load.stretch, 2)
     assert answered >= 10
-    assert worst < 2.0
+    # the server's own work never kept a good call waiting 2 s; nor did anything else, on this machine as loaded now
+    assert worst_cpu < 2.0
+    assert worst < load.bound(2.0, wakeups=4), f"slowest good call {worst:.2f} s ({load})"

@@ -1,13 +1,11 @@
-"""Item 5: the manager SIGKILLed while its workers run: 5 s later no worker (nor a worker's child, nor the
-orphan watchdog) is alive. A handful of times by default, 50 with --long; every run after the first restarts
+"""Item 5: the manager SIGKILLed while its workers run: 5 s later (on an idle machine; scaled by the load measured
+in the run) no worker (nor a worker's child, nor the orphan watchdog) is alive. A handful of times by default, 50 with --long; every run after the first restarts
 the saved backends from the same data folder (the dead manager's lock must not block it)."""
 
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -17,12 +15,13 @@ import psutil
 import pytest
 
 from tests.core.local.conftest import FAKE_COMFY
+from tests.support import load as machine
 
 pytestmark = pytest.mark.reliability
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKERS = 2
-GONE_WITHIN = 5.0
+GONE_WITHIN = 5.0  # on an idle machine
 
 
 def _alive(pid: int) -> bool:
@@ -50,15 +49,16 @@ def test_manager_sigkilled_leaves_no_worker(tmp_path: Path, long_run: bool, figu
             line = manager.stdout.readline()
             assert line, f"run {n}: the manager died before its workers ran"
             info = json.loads(line)
-            pids = [*info["all"], info["watchdog"]]
+            pids = [*info["all"], *([info["watchdog"]] if info["watchdog"] else [])]  # Windows: a job, no watchdog
             assert len(info["all"]) >= WORKERS + 1  # the workers and the first one's grandchild
             assert all(_alive(p) for p in pids)
-            os.kill(manager.pid, signal.SIGKILL)
+            within = machine.measure().bound(GONE_WITHIN, wakeups=5)
+            manager.kill()  # SIGKILL; TerminateProcess on Windows
             killed_at = time.monotonic()
             manager.wait(timeout=10)
-            while (alive := [p for p in pids if _alive(p)]) and time.monotonic() - killed_at < GONE_WITHIN:
+            while (alive := [p for p in pids if _alive(p)]) and time.monotonic() - killed_at < within:
                 time.sleep(0.02)
-            assert alive == [], f"run {n}: still alive {GONE_WITHIN:g} s after the manager was killed: {alive}"
+            assert alive == [], f"run {n}: still alive {within:.1f} s after the manager was killed: {alive}"
             slowest = max(slowest, time.monotonic() - killed_at)
             processes_killed += len(pids)
         finally:

@@ -1,18 +1,17 @@
 """Item 3: 8 workers under the embedded manager while a chaos loop, for a bounded time, SIGKILLs random
 workers, makes one hang (edited to a worker that never listens) and makes one crash on start (edited to one that
-exits at once). Every kill is seen as ``errored`` within 1 s, every AutoRestart worker comes back to
-``running``, the crash-looping one gives up and says why, the hung one is errored with its reason, no process is
-left over after ``aclose()``, and the manager's memory (tracemalloc) does not grow over the run.
+exits at once). Every kill is seen as ``errored`` within 1 s (on an idle machine; scaled by the load measured in
+the run), every AutoRestart worker comes back to ``running``, the crash-looping one gives up and says why, the hung
+one is errored with its reason, no process is left over after ``aclose()``, and the manager's memory
+(tracemalloc) does not grow over the run.
 """
 
 from __future__ import annotations
 
 import asyncio
 import gc
-import os
 import random
 import shutil
-import signal
 import time
 import tracemalloc
 from pathlib import Path
@@ -23,6 +22,7 @@ import pytest
 from backend_manager_gui.core.local import LocalService
 from backend_manager_gui.core.models import Backend
 from tests.core.local.conftest import FAKE_COMFY, FAST, comfy_settings, wait_for
+from tests.support import load as machine
 
 pytestmark = pytest.mark.reliability
 
@@ -30,7 +30,7 @@ N = 8
 CRASHER, HANGER = 7, 6
 NORMAL = range(6)
 CONFIG = dict(FAST, crash_limit=5, crash_window=30.0)
-MAX_SEEN_S = 1.0
+MAX_SEEN_S = 1.0  # on an idle machine: the exit travels kernel -> loop -> supervisor, a few wake-ups
 # what the manager may keep growing by over the run: its bounded tails and logs, not per-crash leftovers
 # (settled levels measured here: +22 to +65 kB over the default run)
 MAX_GROWTH_BYTES = 600_000
@@ -80,6 +80,7 @@ async def test_chaos_among_eight_workers(tmp_path: Path, long_run: bool, figures
             seen_pids.add(svc.details(i).pid)
 
         # chaos, for a bounded time
+        load = await machine.ameasure()
         started = time.monotonic()
         memory_mark: int | None = None
         hung = crashed = False
@@ -103,13 +104,14 @@ async def test_chaos_among_eight_workers(tmp_path: Path, long_run: bool, figures
                 victim, pid = rng.choice(candidates)
                 seen_pids.add(pid)
                 killed_at = time.monotonic()
-                os.kill(pid, signal.SIGKILL)
+                psutil.Process(pid).kill()  # SIGKILL; TerminateProcess on Windows
                 kills += 1
                 await wait_for(svc, victim, lambda b: b.status.value == "errored", 5, "errored after SIGKILL")
                 seen = next(t for t, s, _m in events[victim] if t >= killed_at and s == "errored")
                 latencies.append(seen - killed_at)
             await asyncio.sleep(rng.uniform(0.2, 0.6))
 
+        load = load.worst(await machine.ameasure())
         # the aftermath a person sees
         for i in NORMAL:
             await wait_for(svc, i, lambda b: b.status.value == "running", 30, "running again after the chaos")
@@ -136,6 +138,7 @@ async def test_chaos_among_eight_workers(tmp_path: Path, long_run: bool, figures
     figures["workers"] = N
     figures["sigkills"] = kills
     figures["worst_crash_seen_s"] = round(max(latencies), 3)
+    figures["load_stretch"] = round(load.stretch, 2)
     figures["automatic_restarts"] = restarts
     figures["crash_loop_message"] = crasher.status_message
     figures["hung_worker_message"] = hanger.status_message
@@ -143,7 +146,8 @@ async def test_chaos_among_eight_workers(tmp_path: Path, long_run: bool, figures
     figures["processes_left"] = len(left)
     assert kills >= chaos_s / 2, "the chaos loop killed too little to mean anything"
     assert restarts >= kills  # every kill was followed by an automatic restart
-    assert max(latencies) <= MAX_SEEN_S, f"a crash was seen after {max(latencies):.2f} s"
+    within = load.bound(MAX_SEEN_S, wakeups=5)
+    assert max(latencies) <= within, f"a crash was seen after {max(latencies):.2f} s, allowed {within:.2f} s ({load})"
     assert left == [], f"processes left over after aclose: {left}"
     assert [c for c in children if c in seen_pids] == []
     assert growth < MAX_GROWTH_BYTES, f"the manager's memory grew by {growth} bytes over the chaos"

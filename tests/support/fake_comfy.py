@@ -39,8 +39,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--print-env-sha256", action="append", default=[],
                    help="print the sha256 of this variable (a secret must not reach the log)")
     p.add_argument("--echo-args", action="store_true", help="print sys.argv as JSON")
+    p.add_argument("--echo-python", action="store_true", help="print the running Python's prefix and executable")
     p.add_argument("--tag", action="append", default=[], help="any value, echoed by --echo-args")
     p.add_argument("--ignore-term", action="store_true", help="ignore SIGTERM (a worker that will not stop)")
+    p.add_argument("--report-stop", action="store_true",
+                   help="on the polite stop signal (SIGTERM; CTRL_BREAK on Windows) say so and exit with code 0")
     p.add_argument("--spawn-child", action="store_true", help="start a sleeping grandchild and print its pid")
     args, _unknown = p.parse_known_args(argv)
     return args
@@ -119,8 +122,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"sha256({name})={digest}", flush=True)
     if args.echo_args:
         print("ARGV=" + json.dumps(sys.argv[1:]), flush=True)
+    if args.echo_python:
+        print("PYTHON=" + json.dumps({"prefix": sys.prefix, "executable": sys.executable}), flush=True)
     if args.ignore_term:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    if args.report_stop:
+        def stop(signum: int, _frame: object) -> None:
+            print(f"fake_comfy: stopping on {signal.Signals(signum).name}", flush=True)
+            os._exit(0)
+
+        signal.signal(signal.SIGBREAK if os.name == "nt" else signal.SIGTERM, stop)  # type: ignore[attr-defined]
     if args.spawn_child:
         child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
         print(f"CHILD_PID={child.pid}", flush=True)

@@ -9,6 +9,9 @@ In-process::
         fake.fault = "html200"
         fake.set_status(0, "errored")
         assert fake.new_sessions == 1 and fake.calls["listbackends"] == 2
+        fake.hold("listbackends", at="reply")  # the next ListBackends is answered only when released:
+        await fake.until_waiting("listbackends")  # ... it is in flight now, its reply worked out
+        fake.unhold("listbackends")
 
 Logs (``ListLogTypes``, ``ListRecentLogMessages``; src/Utils/Logs.cs, src/WebAPI/AdminAPI.cs,
 src/Backends/NetworkBackendUtils.cs): the six levels, and a tracker per self-started backend whose process is
@@ -152,6 +155,10 @@ class FakeSwarm:
         self.faults_served = 0
         self.last_body: dict[str, Any] | None = None  # the last JSON object body a route received
         self.last_cookies: dict[str, str] = {}
+        # requests of these lower-case routes wait until released, at "request" (before the session check) or
+        # at "reply" (the reply worked out, not yet sent): a test puts a call in flight and knows that it is
+        self._holds: dict[str, str] = {}
+        self._held: dict[str, list[asyncio.Future[None]]] = {}
         self._runner: web.AppRunner | None = None
         self._site: web.TCPSite | None = None
         for _ in range(backends):
@@ -178,6 +185,8 @@ class FakeSwarm:
         return self
 
     async def stop(self) -> None:
+        for route in list(self._holds):
+            self.unhold(route)
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -304,6 +313,43 @@ class FakeSwarm:
         """The stored value of a secret setting (what the server keeps and never sends)."""
         return self.secrets[backend_id][name]
 
+    def hold(self, route: str, at: str = "reply") -> None:
+        """From now on, requests of ``route`` wait at ``at`` ("request": before the session check; "reply": the
+        reply worked out from the state at that moment, not yet sent) until ``release``d."""
+        assert at in ("request", "reply"), at
+        self._holds[route.lower()] = at
+
+    def waiting(self, route: str) -> int:
+        """How many requests of ``route`` are held now."""
+        return sum(1 for fut in self._held.get(route.lower(), []) if not fut.done())
+
+    async def until_waiting(self, route: str, n: int = 1, timeout: float = 10.0) -> None:
+        """Return once the ``n``-th request of ``route`` since ``hold`` has reached the point it named (released
+        ones count: it is the request in flight that a test waits for, not a delay it hopes is long enough)."""
+        async def reached() -> None:
+            while len(self._held.get(route.lower(), [])) < n:
+                await asyncio.sleep(0.005)
+        await asyncio.wait_for(reached(), timeout)
+
+    def release(self, route: str, n: int = 1) -> None:
+        """Let the ``n`` oldest held requests of ``route`` go on (the route stays held for later ones)."""
+        for fut in [f for f in self._held.get(route.lower(), []) if not f.done()][:n]:
+            fut.set_result(None)
+
+    def unhold(self, route: str) -> None:
+        """Stop holding ``route`` and let every held request of it go on."""
+        self._holds.pop(route.lower(), None)
+        for fut in self._held.pop(route.lower(), []):
+            if not fut.done():
+                fut.set_result(None)
+
+    async def _wait_if_held(self, route: str, at: str) -> None:
+        if self._holds.get(route) != at:
+            return
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._held.setdefault(route, []).append(fut)
+        await fut
+
     def expire_all_sessions(self) -> None:
         self.sessions.clear()
 
@@ -370,6 +416,7 @@ class FakeSwarm:
             return faulty
         route = request.match_info["route"].lower()
         self.last_cookies = dict(request.cookies)
+        await self._wait_if_held(route, "request")
         # --- the order of SwarmUI's API.HandleAsyncRequest ---
         if request.content_type != "application/json":
             return _api_error(400, "basic_api", "Wrong content type")
@@ -417,6 +464,7 @@ class FakeSwarm:
             reply = {"error": str(refused)}
         except _Throws:
             return _api_error(400, "internal_error", "An internal error occurred")
+        await self._wait_if_held(route, "reply")
         return web.json_response(reply, status=200)
 
     def _routes(self) -> dict[str, Callable[[web.Request, dict[str, Any]], dict[str, Any]]]:

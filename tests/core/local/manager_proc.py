@@ -3,7 +3,8 @@ grandchild), prints their pids as one JSON line, then waits to be killed.
 
 Usage: python manager_proc.py DATA_DIR COMFY_MAIN [MODE]
 MODE: "normal"; "frozen" (as in a PyInstaller bundle: the watchdog is forked, not a new Python);
-"pdeathsig-only" (no watchdog: only the Linux parent-death signal guards the workers).
+"pdeathsig-only" (no watchdog: only the Linux parent-death signal guards the workers); "watchdog-only" (no
+parent-death signal: only the watchdog guards them, as on macOS, where there is no such signal).
 """
 
 from __future__ import annotations
@@ -47,4 +48,13 @@ if __name__ == "__main__":
         sys.frozen = True  # type: ignore[attr-defined]
     elif mode == "pdeathsig-only":
         OrphanGuard.start = _no_watchdog  # type: ignore[method-assign]
+    elif mode == "watchdog-only":
+        with_pdeathsig = OrphanGuard.popen_kwargs
+
+        def _without_pdeathsig(self: OrphanGuard) -> dict:
+            kwargs = with_pdeathsig(self)
+            kwargs.pop("preexec_fn", None)
+            return kwargs
+
+        OrphanGuard.popen_kwargs = _without_pdeathsig  # type: ignore[method-assign]
     asyncio.run(main(Path(sys.argv[1]), Path(sys.argv[2])))

@@ -14,10 +14,19 @@ from pathlib import Path
 import pytest
 
 from backend_manager_gui.core.local import LocalService
-from backend_manager_gui.core.local.process import RotatingLog
+from backend_manager_gui.core.local.process import RotatingLog, SupervisorConfig
 from backend_manager_gui.core.models import Backend
+from tests.support import load as machine
 
-from .conftest import alive, comfy_settings, log_text, wait_for, wait_gone, wait_status
+from .conftest import (
+    FAST,
+    alive,
+    comfy_settings,
+    log_text,
+    wait_for,
+    wait_gone,
+    wait_status,
+)
 
 
 def _errored_events(svc: LocalService) -> list[tuple[float, Backend]]:
@@ -26,6 +35,8 @@ def _errored_events(svc: LocalService) -> list[tuple[float, Backend]]:
     return events
 
 
+@pytest.mark.skipif(os.name == "nt", reason="a kill by a signal, and its message, are POSIX's (on Windows a killed "
+                                             "worker exits with a code: the chaos test kills workers there)")
 async def test_crash_is_reported_within_a_second_then_restarts(svc: LocalService, comfy_main: Path) -> None:
     await svc.add_backend("comfyui_selfstart")
     await svc.edit_backend(0, "", comfy_settings(comfy_main))
@@ -33,12 +44,15 @@ async def test_crash_is_reported_within_a_second_then_restarts(svc: LocalService
     errored = _errored_events(svc)
     pid = svc.details(0).pid
     assert pid
+    # 1 s on an idle machine; the exit travels kernel -> loop -> supervisor: a few wake-ups on a busy one
+    within = (await machine.ameasure()).bound(1.0, wakeups=5)
     killed_at = time.monotonic()
     os.kill(pid, signal.SIGKILL)
-    while not errored and time.monotonic() - killed_at < 1.0:
+    while not errored and time.monotonic() - killed_at < within:
         await asyncio.sleep(0.01)
-    assert errored, "no errored status within 1 s of the crash"
-    assert errored[0][0] - killed_at <= 1.0
+    within = max(within, (await machine.ameasure()).bound(1.0, wakeups=5))  # the load may have risen meanwhile
+    assert errored, f"no errored status within {within:.2f} s of the crash"
+    assert errored[0][0] - killed_at <= within
     message = errored[0][1].status_message or ""
     # a kill is said to come from outside; what the worker printed last is not passed off as the reason
     assert message.startswith("killed by SIGKILL (from outside")
@@ -116,6 +130,28 @@ async def test_crash_loop_gives_up_and_never_ready_counts(svc: LocalService, com
     # a manual restart is the person's decision: it tries again
     assert await svc.restart_backends(0) == 1
     await wait_status(svc, 0, "loading")
+
+
+async def test_backoff_stops_growing_at_its_cap(data_dir: Path, comfy_main: Path) -> None:
+    # the product caps at 60 s (1, 2, 4 … 60); here 0.1 s doubling, capped at 0.3 s, and room for 7 crashes
+    async with LocalService(data_dir, **{**FAST, "backoff_max": 0.3, "crash_limit": 7}) as svc:
+        await svc.add_backend("comfyui_selfstart")
+        backoffs: list[str] = []
+        svc.add_listener(lambda b: backoffs.append(b.status_message.rsplit(" — ", 1)[1])
+                         if "restarting in" in (b.status_message or "") else None)
+        await svc.edit_backend(0, "", comfy_settings(comfy_main, "--crash-after 0 --exit-code 3"))
+        b = await wait_for(svc, 0, lambda b: (b.status_message or "").startswith("crash loop"), 30, "gave up")
+        assert b.status_message.startswith("crash loop: 7 crashes")
+        assert backoffs == [f"restarting in {s} s" for s in ("0.1", "0.2", "0.3", "0.3", "0.3", "0.3")]
+        assert svc.details(0).restart_count == 6
+
+
+def test_the_products_backoff_and_crash_loop_are_the_readmes() -> None:
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text(encoding="utf-8")
+    assert "(after 1, 2, 4 … 60 s)" in readme and "5 crashes in 10 minutes" in readme
+    defaults = SupervisorConfig()
+    assert (defaults.backoff_base, defaults.backoff_max) == (1.0, 60.0)
+    assert (defaults.crash_limit, defaults.crash_window) == (5, 600.0)
 
 
 async def test_hang_errors_after_start_timeout_and_is_killed(svc: LocalService, comfy_main: Path) -> None:
