@@ -1,4 +1,4 @@
-"""The data folder lock is the OS's own (flock on POSIX systems, msvcrt's byte lock on Windows), so the OS lets
+"""The data folder lock is filelock's (flock on POSIX systems, msvcrt's byte lock on Windows), so the OS lets
 go of it when its holder dies, however it dies, and a second manager is refused while the holder lives, with
 the holder's pid in the message. The same tests run on every OS, each against its own lock; the one Windows
 difference (its lock is mandatory: the locked byte cannot even be read) has a test of its own."""
@@ -21,7 +21,7 @@ from .conftest import FAST
 
 ROOT = Path(__file__).resolve().parents[3]
 _HOLD = ("import sys, time; from pathlib import Path; from backend_manager_gui.core.local.store import DataDirLock\n"
-         "DataDirLock(Path(sys.argv[1]) / 'backends.lock').acquire(); print('LOCKED', flush=True); time.sleep(600)")
+         "lock = DataDirLock(Path(sys.argv[1]) / 'backends.lock'); lock.acquire(); print('LOCKED', flush=True); time.sleep(600)")
 
 
 @asynccontextmanager
@@ -61,5 +61,5 @@ async def test_on_windows_the_locked_byte_is_unreadable_yet_the_holder_is_named(
     async with _holder(data_dir) as holder:
         with pytest.raises(OSError):
             _first_byte(data_dir / "backends.lock")  # the locked byte: another process cannot read it
-        with pytest.raises(BackendApiError, match=rf"\(pid {holder.pid}\)"):  # read from past the locked byte
+        with pytest.raises(BackendApiError, match=rf"\(pid {holder.pid}\)"):  # the holder's pid is kept beside the lock file
             await LocalService(data_dir, **FAST).start()
