@@ -194,7 +194,7 @@ class OrphanGuard:
         return self._watchdog.pid if self._watchdog else self._fork_pid
 
     def popen_kwargs(self) -> dict[str, Any]:
-        if os.name == "nt":  # pragma: no cover - Windows only
+        if sys.platform == "win32":  # pragma: no cover - Windows only
             # a new process group so CTRL_BREAK reaches the worker alone
             return {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP | subprocess.CREATE_NO_WINDOW}
         kwargs: dict[str, Any] = {"start_new_session": True, "close_fds": True}
@@ -251,7 +251,12 @@ def _reap(pid: int) -> None:  # pragma: no cover - frozen builds only
 class _WindowsJob:  # pragma: no cover - Windows only; written with care but not run here
     """A job object that kills every process in it when its last handle closes (the manager's exit)."""
 
+    _k32: Any  # kernel32 through ctypes
+    handle: Any = None
+
     def __init__(self) -> None:
+        if sys.platform != "win32":  # also tells the type checker which ctypes this is
+            raise OSError("job objects exist on Windows only")
         import ctypes
         from ctypes import wintypes
 
@@ -287,6 +292,8 @@ class _WindowsJob:  # pragma: no cover - Windows only; written with care but not
             raise OSError(ctypes.get_last_error(), "SetInformationJobObject failed")
 
     def assign(self, pid: int) -> None:
+        if sys.platform != "win32":
+            return
         process_set_quota, process_terminate = 0x0100, 0x0001
         handle = self._k32.OpenProcess(process_set_quota | process_terminate, False, pid)
         if not handle:
@@ -325,7 +332,7 @@ def kill_tree(pid: int, extra: list[psutil.Process] | None = None) -> None:
 
 
 def polite_signal(pid: int) -> None:
-    if os.name == "nt":  # pragma: no cover - Windows only
+    if sys.platform == "win32":  # pragma: no cover - Windows only
         with contextlib.suppress(OSError):
             os.kill(pid, signal.CTRL_BREAK_EVENT)
         return
@@ -437,7 +444,8 @@ class _ExitAwareProtocol(asyncio.subprocess.SubprocessStreamProtocol):
 
     def process_exited(self) -> None:
         # read the code first: the parent class may drop its transport
-        code = self._transport.get_returncode() if self._transport else None
+        transport: asyncio.SubprocessTransport | None = getattr(self, "_transport", None)  # set by the base class
+        code = transport.get_returncode() if transport else None
         super().process_exited()
         if not self.exited.done():
             self.exited.set_result(code)
@@ -713,7 +721,8 @@ class Supervisor(_Runner):
                 remaining = timeout - elapsed
                 if remaining <= 0:
                     return False
-                done, _ = await asyncio.wait({prober, exited}, timeout=min(1.0, remaining),
+                waiters: set[asyncio.Future[Any]] = {prober, exited}
+                done, _ = await asyncio.wait(waiters, timeout=min(1.0, remaining),
                                              return_when=asyncio.FIRST_COMPLETED)
                 if exited in done or exited.done():
                     return False
