@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 
+from PySide6.QtCore import Qt
+
 from backend_manager_gui.core.logs import NO_BACKEND_LOG, NO_PERMISSION
 from backend_manager_gui.gui.backends_model import NO_REASON, Column
 from backend_manager_gui.gui.log_view import RESTART_SEPARATOR, LogDock
@@ -173,7 +175,9 @@ def test_details_of_an_errored_server_backend_is_its_last_error_line_read_once(l
               == "Errored", what="a reason for backend 0")
         assert row_text(window, 0, Column.DETAILS) == "torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB"
         model = window.backends_model
-        tip = model.index(model.row_of(0), Column.DETAILS).data(3)  # ToolTipRole
+        row = model.row_of(0)
+        assert row is not None
+        tip = model.index(row, Column.DETAILS).data(Qt.ItemDataRole.ToolTipRole)
         assert "last error line of its log" in tip
         # read once: not again with each poll
         polls = window.poller.polls
