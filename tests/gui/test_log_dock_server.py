@@ -11,7 +11,7 @@ import asyncio
 
 from PySide6.QtCore import Qt
 
-from backend_manager_gui.core.logs import NO_BACKEND_LOG, NO_PERMISSION
+from backend_manager_gui.core.logs import NO_BACKEND_LOG, NO_LOG_ROUTES, NO_PERMISSION
 from backend_manager_gui.gui.backends_model import NO_REASON, Column
 from backend_manager_gui.gui.log_view import RESTART_SEPARATOR, LogDock
 from backend_manager_gui.gui.main_window import MainWindow
@@ -210,3 +210,31 @@ def test_a_long_stuck_backend_shows_the_last_error_line_as_a_hint(loop, qtbot, t
               "cannot load custom node", what="the hint")
         fake.set_status(0, "running")
         until(loop, lambda: row_text(window, 0, Column.DETAILS) == "", what="the hint to go")
+
+
+def test_an_unreachable_server_is_said_and_asked_less_often(loop, qtbot, tmp_path) -> None:
+    with swarm_window(loop, qtbot, tmp_path, two_backends()) as (window, fake):
+        dock = window.log_dock
+        fake.worker_output(0, "a line before")
+        window.select_backends([0])
+        until(loop, lambda: numbered(window) == ["a line before"], what="the line")
+        fake.fault = "drop"  # every request: the connection closes mid-reply
+        until(loop, lambda: dock.reason.startswith("Cannot reach"), what="the dock to say so")
+        ticks, calls = dock.ticks, dock.calls
+        until(loop, lambda: dock.ticks >= ticks + 12, timeout=20, what="twelve ticks")
+        # backing off as the Poller does (2, 4, 8 ticks): not one call per tick
+        assert dock.calls - calls <= 4
+        assert "trying again in" in dock.reason and numbered(window) == ["a line before"]  # the lines stay
+        fake.clear_faults()
+        fake.worker_output(0, "a line after")
+        until(loop, lambda: numbered(window) == ["a line before", "a line after"], timeout=20, what="the next line")
+        assert dock.reason == ""
+        print(f"\nunreachable: {dock.calls - calls} backend_log calls in 12 ticks")
+
+
+def test_a_server_without_the_log_routes_says_so(loop, qtbot, tmp_path) -> None:
+    with swarm_window(loop, qtbot, tmp_path, two_backends()) as (window, fake):
+        fake.missing_routes.update({"listlogtypes", "listrecentlogmessages"})
+        window.select_backends([0])
+        until(loop, lambda: window.log_dock.reason == NO_LOG_ROUTES, what="the reason")
+        assert window.log_dock.text.toPlainText() == ""
