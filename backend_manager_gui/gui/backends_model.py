@@ -96,6 +96,8 @@ STATUS_HINT = {
 
 #: The Details of an errored backend whose service said nothing (a SwarmUI server never does).
 NO_REASON = "no reason given: see the server's log"
+#: The Details tooltip under a reason read from the backend's log (``set_reason``).
+FROM_LOG = "(the last error line of its log: the server gave no reason)"
 
 #: Given a backend, (GPU text, port text) for the embedded manager's extra columns.
 DetailsProvider = Callable[[Backend], tuple[str, str]]
@@ -132,6 +134,8 @@ class BackendsModel(QAbstractTableModel):
         self._type_names: dict[str, str] = {}
         self._busy: set[int] = set()
         self._details: DetailsProvider | None = None
+        # backend id -> the Details text standing in for a status_message the service left empty (set_reason)
+        self._reasons: dict[int, str] = {}
         # rows worked out ahead by prepare(), for apply() to take: backend id -> row
         self._prepared: dict[int, _Row] = {}
 
@@ -146,6 +150,30 @@ class BackendsModel(QAbstractTableModel):
         self._prepared = {}
         self._details = provider
         self._recompute_all()
+
+    def set_reason(self, backend_id: int, reason: str | None) -> None:
+        """Show ``reason`` (found elsewhere, e.g. the backend's log) in Details while the backend's own
+        ``status_message`` is empty; None takes it away. Only that row is worked out again and signalled."""
+        if reason:
+            if self._reasons.get(backend_id) == reason:
+                return
+            self._reasons[backend_id] = reason
+        elif self._reasons.pop(backend_id, None) is None:
+            return
+        self._prepared.pop(backend_id, None)
+        old = self._rows.get(backend_id)
+        if old is None:
+            return
+        new = self._make_row(old.backend)
+        cols = new.changed_columns(old)
+        self._rows[backend_id] = new
+        row = self.row_of(backend_id)
+        if cols and row is not None:
+            self.dataChanged.emit(self.index(row, cols[0]), self.index(row, cols[-1]))
+
+    def reason(self, backend_id: int) -> str | None:
+        """The reason ``set_reason`` gave for this backend, if any."""
+        return self._reasons.get(backend_id)
 
     def _recompute_all(self) -> None:
         if self._rows:
@@ -185,6 +213,7 @@ class BackendsModel(QAbstractTableModel):
             for i in self._ids[first : last + 1]:
                 del self._rows[i]
                 self._busy.discard(i)
+                self._reasons.pop(i, None)
             del self._ids[first : last + 1]
             self.endRemoveRows()
         # changed rows
@@ -239,6 +268,7 @@ class BackendsModel(QAbstractTableModel):
         self._ids.clear()
         self._rows.clear()
         self._busy.clear()
+        self._reasons.clear()
         self.endResetModel()
 
     def set_busy(self, backend_id: int, busy: bool) -> None:
@@ -293,7 +323,10 @@ class BackendsModel(QAbstractTableModel):
         model = b.current_model or ""
         message = b.status_message or ""
         details = message.split("\n", 1)[0].strip() if message else ""
-        if not details and b.status is BackendStatus.ERRORED:
+        reason = self._reasons.get(b.id) if not details else None
+        if reason:
+            details = reason
+        elif not details and b.status is BackendStatus.ERRORED:
             details = NO_REASON
         display = (str(b.id), title, type_name, status_text, "", model, last_used, gpu, port, details)
         seconds = b.seconds_since_used if b.seconds_since_used is not None else _NEVER
@@ -313,7 +346,7 @@ class BackendsModel(QAbstractTableModel):
             _int_or_text(port),
             details.casefold(),
         )
-        tooltip = b.status_message or STATUS_HINT.get(b.status, "")
+        tooltip = b.status_message or (f"{reason}\n{FROM_LOG}" if reason else STATUS_HINT.get(b.status, ""))
         search = f"{title_key}\x00{type_key}\x00{status_text.casefold()}\x00{details.casefold()}"
         return _Row(b, display, sort, tooltip, search)
 

@@ -43,6 +43,7 @@ from .backends_view import BackendsView
 from .connections import ConnectionProfile, ProfileStore, open_service
 from .error_watch import ErrorWatch
 from .gpu_view import GpuDock
+from .log_reasons import LogReasons
 from .log_view import LogDock
 from .message_bar import MessageBar
 from .poller import Poller
@@ -106,6 +107,7 @@ class MainWindow(QMainWindow):
 
         self.backends_model = BackendsModel(self)
         self.error_watch = ErrorWatch(self._shown_status, self._notify_errored)
+        self.log_reasons = LogReasons(self.backends_model.set_reason)  # Details from the log when none given
         central = QWidget(self)
         layout = QVBoxLayout(central)
         layout.setContentsMargins(6, 6, 6, 0)
@@ -248,6 +250,7 @@ class MainWindow(QMainWindow):
         self.backends_model.set_details_provider(self._local_details if embedded else None)
         self.act_per_gpu.setVisible(embedded)
         self.log_dock.set_service(service)
+        self.log_reasons.set_service(service)
         self.gpu_dock.set_service(service)
         self._apply_service_layout()
         where = service.location
@@ -285,6 +288,7 @@ class MainWindow(QMainWindow):
         await self.poller.stop()
         await cancel_tasks(list(self.ctx.tasks))
         self.log_dock.detach()  # stop following logs and unhook the log handler
+        self.log_reasons.set_service(None)
         for dock in (self.log_dock, self.gpu_dock):
             dock.set_service(None)
         try:
@@ -330,6 +334,7 @@ class MainWindow(QMainWindow):
             self.message_bar.dismiss()
         self.backends_model.apply(snapshot)
         self.error_watch.saw(snapshot)
+        self.log_reasons.saw(snapshot)
         if not self.backend_types:
             self.ctx.request_types()
         self._countdown.stop()
@@ -405,7 +410,10 @@ class MainWindow(QMainWindow):
     def _on_selection_changed(self, *_args: object) -> None:
         self.backend_actions.update()
         chosen = self.selected_backends()
-        self.log_dock.show_backend(chosen[0].id if chosen else None)
+        if chosen:
+            self.log_dock.show_backend(chosen[0].id, self.backends_model.display_title(chosen[0]))
+        else:
+            self.log_dock.show_backend(None)
 
     def _fill_recent_menu(self) -> None:
         self.connect_actions.fill_recent_menu(self.recent_menu)

@@ -138,8 +138,13 @@ def test_the_window_connects_to_serve_and_changes_its_backends(loop, qtbot, box:
         workers = box.worker_pids()
         assert len(workers) == 1 and _alive(workers[0])
 
-        # disabling it in the window stops the worker process on the box
+        # the Log dock follows the box's worker: its own output, read over ListRecentLogMessages
         win.select_backends([0])
+        until(loop, lambda: _worker_starts(win) == 1, timeout=15, what="the worker's output in the Log dock")
+        assert "Box GPU 0 (#0)" in win.log_dock.source_label.text() and box.url in win.log_dock.source_label.text()
+        assert win.log_dock.reason == ""
+
+        # disabling it in the window stops the worker process on the box
         until(loop, lambda: win.act_toggle.isEnabled() and win.act_toggle.text() == "Disable", what="Disable")
         win.act_toggle.trigger()
         until(loop, lambda: row_text(win, 0, Column.STATUS) == "Disabled", timeout=15, what="Disabled")
@@ -150,9 +155,18 @@ def test_the_window_connects_to_serve_and_changes_its_backends(loop, qtbot, box:
         win.act_toggle.trigger()
         until(loop, lambda: row_text(win, 0, Column.STATUS) == "Running", timeout=20, what="Running again")
         assert box.worker_pids() and set(box.worker_pids()).isdisjoint(workers)
+        # the new worker's first line follows the old one's, each once
+        until(loop, lambda: _worker_starts(win) == 2, timeout=15, what="the new worker's output")
+        pids = [int(m) for m in re.findall(r"fake_comfy pid=(\d+)", win.log_dock.text.toPlainText())]
+        assert pids == [workers[0], box.worker_pids()[0]]
     finally:
         run(loop, win.shutdown())
         run(loop, laptop.aclose())
+
+
+def _worker_starts(win: MainWindow) -> int:
+    """How many times the Log dock shows a fake worker's first line ("fake_comfy pid=…")."""
+    return win.log_dock.text.toPlainText().count("fake_comfy pid=")
 
 
 def _dialog() -> ConnectDialog | None:

@@ -115,4 +115,26 @@ def test_remote_service_shows_the_apps_own_log_of_errors(loop, qtbot) -> None:
     worker = threading.Thread(target=lambda: logging.getLogger("backend_manager_gui.test").warning("from a thread"))
     worker.start()
     worker.join()
-    until(loop, lambda: "WARNING backend_manager_gui.test: from a thread" in dock.text.toPlainText())
+    # (the dock's look, issue 12 item 4: time, the level when Warning or worse, a short source)
+    until(loop, lambda: "[Warning] test: from a thread" in dock.text.toPlainText())
+
+
+def test_the_log_reads_from_its_left_edge_with_short_sources(loop, qtbot) -> None:
+    """Issue 12 item 4: the dock opened scrolled sideways (lines starting mid-word) and named internal loggers
+    ("gui.gui.poller", "mote:"). Long lines wrap and each says where it came from in a word."""
+    _window, dock = _dock(qtbot)
+    qtbot.waitExposed(_window)
+    long_tail = " ".join(f"word{n}" for n in range(120))
+    logging.getLogger("backend_manager_gui.gui.poller").info("poll of http://box:7801 failed (3 in a row): %s", long_tail)
+    logging.getLogger("backend_manager_gui.remote").info("POST http://box:7801/API/ListBackends -> HTTP 200 in 4 ms")
+    logging.getLogger("backend_manager_gui.core.local.process").warning("worker 2 exited with code 3")
+    until(loop, lambda: "worker 2 exited" in dock.text.toPlainText())
+    text = dock.text.toPlainText()
+    assert "backend_manager_gui" not in text and "gui.poller" not in text
+    lines = text.splitlines()
+    assert lines[-3].endswith(long_tail) and " refresh: poll of http://box:7801 failed" in lines[-3]
+    assert " server: POST http://box:7801/API/ListBackends" in lines[-2]
+    assert " [Warning] manager: worker 2 exited with code 3" in lines[-1]
+    # nothing to scroll sideways: every line starts at the left edge
+    bar = dock.text.horizontalScrollBar()
+    assert bar.maximum() == 0 and bar.value() == 0
