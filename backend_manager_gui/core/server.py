@@ -43,7 +43,7 @@ from aiohttp.abc import AbstractAccessLogger
 
 from .. import __version__
 from .errors import BackendApiError, BackendServiceError, ServiceUnavailable
-from .models import SECRET_MARKER, Backend
+from .models import SECRET_MARKER, WORKER_KEYS, Backend
 from .service import BackendSelector, BackendService
 
 log = logging.getLogger(__name__)
@@ -479,6 +479,8 @@ class _Api:
             out.setdefault("current_model", None)
         else:
             out.pop("current_model", None)
+            for key in WORKER_KEYS:  # the worker's port, page and queue: with full data only, as its model
+                out.pop(key, None)
         out["status_message"] = backend.status_message or ""
         return out
 
