@@ -139,6 +139,8 @@ class SettingSpec:
     ends_with: str | None = None
     #: the value is picked from what this computer has ("gpu": the detected GPUs), free text still allowed
     choose: Literal["gpu"] | None = None
+    #: the value is several lines (KEY=VALUE lines): edited in a box where Enter starts a new line
+    multiline: bool = False
 
     _KNOWN = ("name", "type", "description", "placeholder", "is_secret", "default", "values", "value_names")
 

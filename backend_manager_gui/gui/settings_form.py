@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLayout,
     QLineEdit,
+    QPlainTextEdit,
     QPushButton,
     QSizePolicy,
     QSpacerItem,
@@ -262,6 +263,32 @@ class _PathField(_TextField):
         dialog.finished.connect(dialog.deleteLater)
         self.browse_dialog = dialog
         dialog.open()
+
+
+class _MultilineField(_TextField):
+    """A setting whose spec says ``multiline`` (``Environment``: KEY=VALUE lines), on this computer: a box of a few
+    lines where Enter starts a new line (in a line edit it would press Save) and Tab moves on."""
+
+    edit: QPlainTextEdit  # type: ignore[assignment]
+
+    def _create(self) -> QWidget:
+        self.edit = QPlainTextEdit()
+        self.edit.setTabChangesFocus(True)
+        self.edit.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        lines = 4
+        margins = self.edit.contentsMargins()
+        self.edit.setFixedHeight(int(self.edit.fontMetrics().lineSpacing() * lines
+                                     + 2 * self.edit.document().documentMargin()
+                                     + margins.top() + margins.bottom() + 2 * self.edit.frameWidth()))
+        return self.edit
+
+    def _show(self) -> None:
+        self.edit.setPlainText(self._shown)
+        self.edit.setPlaceholderText(UNCHANGED_PLACEHOLDER if self._hidden else _short(self.spec.placeholder, 200))
+
+    def _read(self) -> Any:
+        text = self.edit.toPlainText()
+        return self._initial if text == self._shown else text
 
 
 class _GpuField(_TextField):
@@ -615,6 +642,8 @@ def build_field(spec: SettingSpec, *, browse_paths: bool = False) -> _Field:
         return _PathField(spec)
     if browse_paths and kind is ValueKind.TEXT and spec.choose == "gpu":
         return _GpuField(spec)
+    if browse_paths and kind is ValueKind.TEXT and spec.multiline:
+        return _MultilineField(spec)
     return FIELD_BUILDERS.get(kind, _UnknownField)(spec)
 
 

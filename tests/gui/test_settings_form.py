@@ -486,3 +486,25 @@ def test_gpu_id_offers_the_gpus_once_read_and_keeps_free_text(qtbot) -> None:
     qtbot.addWidget(remote)
     assert isinstance(remote.widget_for("GPU_ID"), QLineEdit)
     assert not isinstance(remote.widget_for("GPU_ID").parentWidget(), QComboBox)
+
+
+def test_environment_is_a_box_of_lines_on_this_computer(qtbot) -> None:
+    """KEY=VALUE lines (issue 14.4): Enter starts a new line instead of pressing Save; a server's stays a line edit."""
+    from PySide6.QtWidgets import QPlainTextEdit
+
+    from backend_manager_gui.core.local.backend_types import KINDS
+
+    specs = KINDS["comfyui_selfstart"].info.settings
+    form = SettingsForm(specs, {"Environment": "HF_HOME=/data/hf\nA=1"}, browse_paths=True)
+    qtbot.addWidget(form)
+    box = form.widget_for("Environment")
+    assert isinstance(box, QPlainTextEdit) and box.toPlainText() == "HF_HOME=/data/hf\nA=1"
+    assert box.height() >= 3 * box.fontMetrics().lineSpacing()
+    box.setFocus()
+    box.moveCursor(box.textCursor().MoveOperation.End)
+    qtbot.keyClick(box, Qt.Key.Key_Return)
+    qtbot.keyClicks(box, "B=2")
+    assert form.values()["Environment"] == "HF_HOME=/data/hf\nA=1\nB=2"
+    remote = SettingsForm(specs, {"Environment": "A=1"}, browse_paths=False)
+    qtbot.addWidget(remote)
+    assert isinstance(remote.widget_for("Environment"), QLineEdit)

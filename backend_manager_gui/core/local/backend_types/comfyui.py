@@ -129,16 +129,17 @@ def model_paths_yaml(models: Path) -> str:
 
 _MODELS_SPEC = SettingSpec(
     name="ModelsFolder", type="text", default="", browse="folder",
-    description="A models folder shared by every worker: its checkpoints/, loras/, vae/, clip/, unet/, controlnet/,\n"
-                "upscale_models/, embeddings/ ... subfolders are added to ComfyUI's own (the manager writes an\n"
-                "extra_model_paths.yaml for it). Empty = ComfyUI's own models folder only.",
+    description="A models folder shared by every worker: its checkpoints/, loras/, vae/, clip/, unet/, controlnet/, "
+                "upscale_models/, embeddings/ … are added to ComfyUI's own, through an extra_model_paths.yaml the "
+                "manager writes. Empty = ComfyUI's own models folder only.",
     placeholder="/data/models",
 )
 _LISTEN_SPEC = SettingSpec(
     name="Listen", type="boolean", default=False,
-    description="Listen on every network interface, so that other computers can open this ComfyUI.\n"
-                "Warning: ComfyUI has no password; anyone who can reach this computer can use it, install\n"
-                "custom nodes through ComfyUI-Manager and read its files. Off = this computer only (127.0.0.1).",
+    description="Listen on every network interface, so that other computers can open this ComfyUI. "
+                "Off = this computer only (127.0.0.1).\n"
+                "Warning: ComfyUI has no password. Anyone who can reach this computer can use it, install custom "
+                "nodes through ComfyUI-Manager and read its files.",
 )
 
 #: Variables the manager sets for a ComfyUI itself, with why the Environment settings may not.

@@ -50,7 +50,7 @@ TIMEOUT_SPEC = SettingSpec(
     placeholder="600",
 )
 ENVIRONMENT_SPEC = SettingSpec(
-    name="Environment", type="text", default="",
+    name="Environment", type="text", default="", multiline=True,
     description="Extra environment variables, one KEY=VALUE per line (# starts a comment line).\n"
                 "They come last: a CUDA_DEVICE_ORDER set here replaces the manager's PCI_BUS_ID.",
     placeholder="HF_HOME=/data/hf",
