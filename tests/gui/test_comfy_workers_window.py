@@ -224,3 +224,48 @@ def test_set_models_folder_on_every_selected_worker(loop, qtbot, tmp_path) -> No
             info = _get(f"http://127.0.0.1:{service.details(i).port}/object_info")
             assert info["CheckpointLoaderSimple"]["input"]["required"]["ckpt_name"][0] == ["shared.safetensors"]  # type: ignore[index]
         assert "Models folder" in window.statusBar().currentMessage()
+
+
+def test_set_models_folder_over_serve_takes_a_typed_path(loop, qtbot, tmp_path) -> None:
+    """Over serve the folder is on the GPU box: typed, not picked in this computer's folder dialog."""
+    from PySide6.QtWidgets import QInputDialog
+
+    from backend_manager_gui.core.remote import RemoteService
+    from backend_manager_gui.core.server import ServeRunner
+
+    gc.collect()
+    main = tmp_path / "ComfyUI" / "main.py"
+    main.parent.mkdir()
+    shutil.copy(FAKE_COMFY, main)
+    models = tmp_path / "box models"
+    (models / "checkpoints").mkdir(parents=True)
+    (models / "checkpoints" / "on-the-box.safetensors").write_bytes(b"")
+    box = LocalService(tmp_path / "box", **FAST)
+    run(loop, box.start())
+    srv = ServeRunner(box)
+    run(loop, srv.start())
+    b = run(loop, box.add_backend("comfyui_selfstart"))
+    run(loop, box.edit_backend(b.id, "Box", {"StartScript": str(main), "Python": sys.executable}))
+    win = MainWindow(RemoteService(srv.url), settings=temp_settings(tmp_path), poll_interval=0.3, max_poll_interval=1.0)
+    qtbot.addWidget(win)
+    win.show()
+    try:
+        until(loop, lambda: win.backends_model.rowCount() == 1 and row_text(win, 0, Column.STATUS) == "Running",
+              timeout=20, what="the box's worker running")
+        old = box.details(0).pid
+        win.select_backends([0])
+        until(loop, lambda: win.act_models_folder.isEnabled(), what="Set models folder… enabled")
+        win.act_models_folder.trigger()
+        until(loop, lambda: win.findChild(QInputDialog, "modelsFolderInput") is not None, what="the folder question")
+        dialog = win.findChild(QInputDialog, "modelsFolderInput")
+        assert dialog is not None and win.findChild(QFileDialog, "modelsFolderDialog") is None
+        dialog.setTextValue(str(models))
+        dialog.done(QDialog.DialogCode.Accepted)
+        until(loop, lambda: box.details(0).pid not in (None, old) and row_text(win, 0, Column.STATUS) == "Running",
+              timeout=20, what="the worker restarted")
+        info = _get(f"http://127.0.0.1:{box.details(0).port}/object_info")
+        assert info["CheckpointLoaderSimple"]["input"]["required"]["ckpt_name"][0] == ["on-the-box.safetensors"]  # type: ignore[index]
+    finally:
+        run(loop, win.shutdown())
+        run(loop, srv.aclose())
+        run(loop, box.aclose())
