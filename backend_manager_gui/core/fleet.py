@@ -71,14 +71,26 @@ def gpu_ids(settings: Mapping[str, Any]) -> tuple[int, ...]:
         return ()
 
 
-def gpu_text(settings: Mapping[str, Any]) -> str:
+def gpu_text(settings: Mapping[str, Any], names: Mapping[int, str] | None = None) -> str:
     """The GPU column's text: ``"0,1"`` for a valid value, the value as it is for one that is not (so a
-    person sees what is set), ``""`` for none."""
+    person sees what is set), ``""`` for none. With ``names`` (index -> the GPU's name, from the last GPU
+    report), each known GPU reads ``"1: RTX 4090"``."""
     raw = settings.get(GPU_SETTING)
     try:
-        return format_gpu_ids(parse_gpu_ids(raw))
+        ids = parse_gpu_ids(raw)
     except GpuIdError:
         return str(raw).strip()
+    if not names:
+        return format_gpu_ids(ids)
+    return ", ".join(f"{i}: {short_gpu_name(names[i])}" if i in names else str(i) for i in ids)
+
+
+_VENDOR_PREFIX = re.compile(r"^(?:NVIDIA\s+)?(?:GeForce\s+)?", re.IGNORECASE)
+
+
+def short_gpu_name(name: str) -> str:
+    """A GPU's name without the words every card of a box shares: "NVIDIA GeForce RTX 4090" -> "RTX 4090"."""
+    return _VENDOR_PREFIX.sub("", name.strip()) or name.strip()
 
 
 def used_gpus(backends: Iterable[Backend]) -> set[int]:

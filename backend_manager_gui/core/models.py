@@ -17,6 +17,20 @@ from .errors import BackendApiError
 #: What a server sends instead of a secret setting's value; sending it back means "keep the old value".
 SECRET_MARKER = "\t<secret>"
 
+# This app's own keys on a backend of ListBackends, beyond SwarmUI's (``status_message`` is another): the embedded
+# manager fills them, ``serve`` sends them with full_data (a SwarmUI client ignores keys it does not know), and
+# ``Backend.from_wire`` keeps them in ``extra``. Read them with ``Backend.worker_port()`` & co.
+#: the port the worker was given (an int), where the manager started one
+WORKER_PORT = "worker_port"
+#: the worker's web page as the machine running the manager reaches it ("http://127.0.0.1:8189")
+WORKER_URL = "worker_url"
+#: true when the worker listens on every interface (other computers can reach its port), false for 127.0.0.1
+WORKER_LISTENS_BEYOND_LOOPBACK = "worker_listens_all"
+#: the prompts running and waiting in the worker's queue at its last poll (ints)
+QUEUE_RUNNING = "queue_running"
+QUEUE_PENDING = "queue_pending"
+WORKER_KEYS = (WORKER_PORT, WORKER_URL, WORKER_LISTENS_BEYOND_LOOPBACK, QUEUE_RUNNING, QUEUE_PENDING)
+
 
 class BackendStatus(StrEnum):
     DISABLED = "disabled"
@@ -123,6 +137,10 @@ class SettingSpec:
     browse: Literal["file", "folder"] | None = None
     #: the text the value should end in (like "main.py"): the form warns while it does not, and filters on it
     ends_with: str | None = None
+    #: the value is picked from what this computer has ("gpu": the detected GPUs), free text still allowed
+    choose: Literal["gpu"] | None = None
+    #: the value is several lines (KEY=VALUE lines): edited in a box where Enter starts a new line
+    multiline: bool = False
 
     _KNOWN = ("name", "type", "description", "placeholder", "is_secret", "default", "values", "value_names")
 
@@ -247,6 +265,27 @@ class Backend:
             f"enabled={self.enabled!r}, title={self.title!r}, modcount={self.modcount!r}, "
             f"settings=<{len(self.settings)} settings>)"
         )
+
+    # ---- this app's own keys (``WORKER_KEYS``), None when absent or not of their kind -------------------------
+    def _count(self, key: str) -> int | None:
+        value = self.extra.get(key)
+        return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+    def worker_port(self) -> int | None:
+        port = self._count(WORKER_PORT)
+        return port if port and port <= 65535 else None
+
+    def worker_url(self) -> str | None:
+        url = self.extra.get(WORKER_URL)
+        return url if isinstance(url, str) and url.startswith(("http://", "https://")) else None
+
+    def worker_listens_all(self) -> bool:
+        return self.extra.get(WORKER_LISTENS_BEYOND_LOOPBACK) is True
+
+    def queue(self) -> tuple[int, int] | None:
+        """(running, pending) prompts of the worker's queue, when its service told."""
+        running, pending = self._count(QUEUE_RUNNING), self._count(QUEUE_PENDING)
+        return None if running is None or pending is None else (running, pending)
 
     @classmethod
     def from_wire(cls, raw: Any) -> Backend:

@@ -46,7 +46,7 @@ from aiohttp.abc import AbstractAccessLogger
 
 from .. import __version__
 from .errors import BackendApiError, BackendServiceError, ServiceUnavailable
-from .models import SECRET_MARKER, Backend
+from .models import SECRET_MARKER, WORKER_KEYS, Backend
 from .routes import PERMISSION, SESSIONLESS, Route
 from .serve_logs import LogRequestError, ServeLogs
 from .service import BackendSelector, BackendService
@@ -500,6 +500,8 @@ class _Api:
             out.setdefault("current_model", None)
         else:
             out.pop("current_model", None)
+            for key in WORKER_KEYS:  # the worker's port, page and queue: with full data only, as its model
+                out.pop(key, None)
         out["status_message"] = backend.status_message or ""
         return out
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import re
 import time
 from functools import cache, lru_cache
 from collections.abc import Callable, Iterable, Mapping
@@ -30,6 +31,7 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QBrush, QColor, QFont
 
 from ..core.fleet import gpu_text
+from ..core.links import WorkerLink
 from ..core.models import Backend, BackendStatus
 from . import icons
 
@@ -46,6 +48,10 @@ class Column(IntEnum):
     PORT = 8
     #: why the backend is in its state (``status_message``); shown beside Status (see MainWindow)
     DETAILS = 9
+    #: prompts running and waiting in the worker's queue (the embedded manager, and ``serve``)
+    QUEUE = 10
+    #: the worker's web page (Open in browser, Copy URL, double-click)
+    URL = 11
 
 
 HEADERS = {
@@ -59,6 +65,13 @@ HEADERS = {
     Column.GPU: "GPU",
     Column.PORT: "Port",
     Column.DETAILS: "Details",
+    Column.QUEUE: "Queue",
+    Column.URL: "URL",
+}
+#: What a header says about its column when pointed at.
+HEADER_TIPS = {
+    Column.QUEUE: "Prompts running and waiting in the worker's queue (ComfyUI workers of this app or of serve)",
+    Column.URL: "The worker's web page: double-click to open it in the browser",
 }
 #: Columns only the embedded manager can fill.
 LOCAL_ONLY_COLUMNS = (Column.GPU, Column.PORT)
@@ -101,6 +114,17 @@ FROM_LOG = "(the last error line of its log: the server gave no reason)"
 
 #: Given a backend, (GPU text, port text) for the embedded manager's extra columns.
 DetailsProvider = Callable[[Backend], tuple[str, str]]
+#: Given a backend, the link to its page as the app reaches it (core/links.py), or None.
+LinkProvider = Callable[[Backend], WorkerLink | None]
+
+
+def queue_text(queue: tuple[int, int] | None) -> str:
+    """"1 running · 3 waiting"; "0" for an empty queue; "" while not known."""
+    if queue is None:
+        return ""
+    running, pending = queue
+    parts = [f"{running} running" if running else "", f"{pending} waiting" if pending else ""]
+    return " · ".join(p for p in parts if p) or "0"
 
 
 @dataclass(frozen=True)
@@ -111,6 +135,8 @@ class _Row:
     tooltip: str
     #: title, type, status and details text, casefolded, for the filter box (one ``in`` per row per keystroke)
     search: str
+    #: the worker's page (the URL column), None when it has none
+    link: WorkerLink | None = None
 
     def changed_columns(self, other: _Row) -> list[int]:
         cols = [c for c in range(len(self.display)) if self.display[c] != other.display[c] or self.sort[c] != other.sort[c]]
@@ -136,6 +162,8 @@ class BackendsModel(QAbstractTableModel):
         self._details: DetailsProvider | None = None
         # backend id -> the Details text standing in for a status_message the service left empty (set_reason)
         self._reasons: dict[int, str] = {}
+
+        self._links: LinkProvider | None = None
         # rows worked out ahead by prepare(), for apply() to take: backend id -> row
         self._prepared: dict[int, _Row] = {}
 
@@ -174,6 +202,17 @@ class BackendsModel(QAbstractTableModel):
     def reason(self, backend_id: int) -> str | None:
         """The reason ``set_reason`` gave for this backend, if any."""
         return self._reasons.get(backend_id)
+
+    def set_link_provider(self, provider: LinkProvider | None) -> None:
+        """How a backend's page is reached from here (the URL column); None: no links."""
+        self._prepared = {}
+        self._links = provider
+        self._recompute_all()
+
+    def link(self, backend_id: int) -> WorkerLink | None:
+        """The link to a backend's page, as its URL cell shows it."""
+        row = self._rows.get(backend_id)
+        return row.link if row is not None else None
 
     def _recompute_all(self) -> None:
         if self._rows:
@@ -328,7 +367,11 @@ class BackendsModel(QAbstractTableModel):
             details = reason
         elif not details and b.status is BackendStatus.ERRORED:
             details = NO_REASON
-        display = (str(b.id), title, type_name, status_text, "", model, last_used, gpu, port, details)
+        link = self._links(b) if self._links is not None else None
+        queue = b.queue()
+        url = link.url if link is not None else ""
+        display = (str(b.id), title, type_name, status_text, "", model, last_used, gpu, port, details,
+                   queue_text(queue), url)
         seconds = b.seconds_since_used if b.seconds_since_used is not None else _NEVER
         if last_used.lower() == "never":
             seconds = _NEVER  # "Never" sorts after every real time
@@ -345,10 +388,12 @@ class BackendsModel(QAbstractTableModel):
             _int_or_text(gpu),
             _int_or_text(port),
             details.casefold(),
+            (-1, -1) if queue is None else (queue[0] + queue[1], queue[0]),
+            url,
         )
         tooltip = b.status_message or (f"{reason}\n{FROM_LOG}" if reason else STATUS_HINT.get(b.status, ""))
         search = f"{title_key}\x00{type_key}\x00{status_text.casefold()}\x00{details.casefold()}"
-        return _Row(b, display, sort, tooltip, search)
+        return _Row(b, display, sort, tooltip, search, link)
 
     # ---- QAbstractTableModel -------------------------------------------------------------------
     def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
@@ -358,8 +403,11 @@ class BackendsModel(QAbstractTableModel):
         return 0 if parent.isValid() else _COLUMN_COUNT
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole and 0 <= section < len(Column):
-            return HEADERS[Column(section)]
+        if orientation == Qt.Orientation.Horizontal and 0 <= section < len(Column):
+            if role == Qt.ItemDataRole.DisplayRole:
+                return HEADERS[Column(section)]
+            if role == Qt.ItemDataRole.ToolTipRole:
+                return HEADER_TIPS.get(Column(section))
         return None
 
     def flags(self, index: QModelIndex | QPersistentModelIndex) -> Qt.ItemFlag:
@@ -408,6 +456,8 @@ class BackendsModel(QAbstractTableModel):
                 return _italic()
             if role == _FOREGROUND:
                 return _placeholder_brush()
+        if col == _COL_URL and role == _TOOLTIP and row.link is not None:
+            return f"{row.link.url}\n{row.link.hint}" if row.link.hint else f"{row.link.url}\nDouble-click to open it"
         if col == _COL_DETAILS:
             if role == _TOOLTIP:
                 return row.tooltip  # the whole message; the cell shows its first line
@@ -436,8 +486,9 @@ class BackendsModel(QAbstractTableModel):
 _MANY_CHANGED = 64
 # what data() compares with, looked up once
 _COLUMN_COUNT = len(Column)
-_COL_ID, _COL_TITLE, _COL_STATUS, _COL_ENABLED, _COL_PORT, _COL_DETAILS = (
-    int(Column.ID), int(Column.TITLE), int(Column.STATUS), int(Column.ENABLED), int(Column.PORT), int(Column.DETAILS))
+_COL_ID, _COL_TITLE, _COL_STATUS, _COL_ENABLED, _COL_PORT, _COL_DETAILS, _COL_URL = (
+    int(Column.ID), int(Column.TITLE), int(Column.STATUS), int(Column.ENABLED), int(Column.PORT), int(Column.DETAILS),
+    int(Column.URL))
 _DISPLAY = Qt.ItemDataRole.DisplayRole
 _CHECK = Qt.ItemDataRole.CheckStateRole
 _DECORATION = Qt.ItemDataRole.DecorationRole
@@ -472,6 +523,7 @@ def _placeholder_brush() -> QBrush:
 
 
 _NEVER = float("inf")
+_LEADING_NUMBER = re.compile(r"\d{1,18}")
 
 
 @lru_cache(maxsize=4096)  # GPU and port texts repeat across thousands of rows
@@ -479,10 +531,8 @@ def _int_or_text(text: str) -> tuple[int, int | str]:
     # numbers before words, numbers in numeric order; a (kind, value) pair keeps the types comparable
     if not text:
         return (2, text)
-    try:
-        return (0, int(text.split(",")[0]))
-    except ValueError:
-        return (1 if text else 2, text)
+    number = _LEADING_NUMBER.match(text)  # "1", "0,1", "1: RTX 4090"
+    return (0, int(number.group())) if number else (1, text)
 
 
 def _runs(rows: list[int]) -> list[tuple[int, int]]:

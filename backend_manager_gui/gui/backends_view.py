@@ -30,7 +30,8 @@ from .backends_model import (
 
 #: Starting widths; the header's saved state replaces them once the person has resized.
 COLUMN_WIDTHS = ((Column.ID, 40), (Column.TITLE, 170), (Column.TYPE, 150), (Column.STATUS, 100), (Column.DETAILS, 260),
-                 (Column.ENABLED, 64), (Column.MODEL, 220), (Column.LAST_USED, 120), (Column.GPU, 44), (Column.PORT, 64))
+                 (Column.ENABLED, 64), (Column.MODEL, 220), (Column.LAST_USED, 120), (Column.GPU, 130), (Column.PORT, 64),
+                 (Column.QUEUE, 165), (Column.URL, 170))
 EMPTY_HERE = ("No backends yet.\n\n"
               "Add → ComfyUI (self-starting): runs a ComfyUI on one of your GPUs (point it at its main.py).\n"
               "Add → ComfyUI by URL: watches a ComfyUI you start yourself.\n"

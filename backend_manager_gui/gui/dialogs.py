@@ -31,10 +31,10 @@ from PySide6.QtWidgets import (
 
 from ..core.errors import BackendServiceError
 from ..core.models import Backend, BackendType, SettingSpec
-from ..core.service import BackendService
+from ..core.service import BackendService, WorkerHost
 from ..core.values import INT32_MAX, infer_kind
 from .settings_form import SettingsForm, rich_tooltip
-from .tasks import ask, describe_error, is_embedded
+from .tasks import ask, describe_error, is_embedded, spawn, worker_host
 
 __all__ = ["EditBackendDialog", "ask", "edit_backend_dialog", "infer_specs"]
 
@@ -246,7 +246,24 @@ async def edit_backend_dialog(
     """Edit ``backend`` in a dialog; the edited backend once the service accepted it, None on cancel."""
     # a Browse… button for paths only where the service runs here (a server's paths are on the server)
     dialog = EditBackendDialog(backend, backend_type, parent, browse_paths=is_embedded(service))
+    gpus = None
+    host = worker_host(service)
+    if host is not None and backend_type is not None and any(s.choose == "gpu" for s in backend_type.settings):
+        gpus = spawn(_offer_gpus(dialog, host), what="Read the GPUs", on_error=_gpus_unread)
     try:
         return await dialog.run(service)
     finally:
+        if gpus is not None:
+            gpus.cancel()
         dialog.deleteLater()
+
+
+async def _offer_gpus(dialog: EditBackendDialog, host: WorkerHost) -> None:
+    """Offer this computer's GPUs in the dialog's GPU settings, once read (in a worker thread: never blocking)."""
+    dialog.form.set_gpu_choices((await host.gpus()).gpus)
+
+
+def _gpus_unread(exc: BaseException) -> None:
+    if not isinstance(exc, BackendServiceError):
+        raise exc
+    log.info("GPUs not offered in the edit dialog: %s", exc)  # the setting stays a text box

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QHideEvent, QShowEvent
 from PySide6.QtWidgets import (
     QDockWidget,
@@ -81,6 +81,8 @@ class _GpuRow(QFrame):
 
     def show_gpu(self, gpu: GpuInfo, backends: dict[int, Backend]) -> None:
         self.name_label.setText(f"GPU {gpu.index} · {gpu.name}")
+        ids = [f"UUID {gpu.uuid}" if gpu.uuid else "", f"PCI bus {gpu.pci_bus_id}" if gpu.pci_bus_id else ""]
+        self.name_label.setToolTip("\n".join([f"GPU_ID {gpu.index}: {gpu.name}", *[i for i in ids if i]]))
         total = max(int(gpu.memory_total), 0)
         used = min(max(int(gpu.memory_used), 0), total) if total else max(int(gpu.memory_used), 0)
         self.memory_bar.setValue(int(used * 1000 / total) if total else 0)
@@ -93,6 +95,9 @@ class _GpuRow(QFrame):
 
 class GpuDock(QDockWidget):
     """Titled "GPUs". ``set_service()`` once per connection; ``await refresh()`` reads the GPUs now."""
+
+    #: a GPU report was read (the window names the GPUs in the table with it)
+    report_received = Signal(object)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("GPUs", parent)
@@ -161,6 +166,7 @@ class GpuDock(QDockWidget):
         if service is not self._service:
             return  # switched connection meanwhile
         self.show_report(report, backends)
+        self.report_received.emit(report)
 
     def show_report(self, report: GpuReport, backends: dict[int, Backend]) -> None:
         if not report.gpus:

@@ -27,8 +27,9 @@ from PySide6.QtWidgets import (
 from .. import __version__
 from ..core.errors import BackendServiceError, ServiceUnavailable
 from ..core.fleet import gpu_text, live
+from ..core.links import worker_link
 from ..core.models import Backend, BackendStatus, BackendType
-from ..core.service import BackendService
+from ..core.service import BackendService, GpuReport
 from . import icons
 from .actions import (
     ActionContext,
@@ -129,6 +130,9 @@ class MainWindow(QMainWindow):
         self.act_toggle, self.act_restart, self.act_restart_all = a.act_toggle, a.act_restart, a.act_restart_all
         self.act_free, self.act_free_ram, self.act_refresh = a.act_free, a.act_free_ram, a.act_refresh
         self.act_per_gpu, self.act_connect, self.add_menu = a.act_per_gpu, a.act_connect, a.add_menu
+        self.act_open, self.act_copy_url, self.act_models_folder = a.act_open, a.act_copy_url, a.act_models_folder
+        #: GPU index -> name, from the last GPU report (the GPU column reads "1: RTX 4090")
+        self._gpu_names: dict[int, str] = {}
         self.act_quit = make_action(self, "Quit", self.close, shortcuts=(QKeySequence.StandardKey.Quit, "Ctrl+Q"))
         self.act_quit.setMenuRole(QAction.MenuRole.QuitRole)
         self.act_about = make_action(self, "About", self._on_about_triggered)
@@ -154,6 +158,7 @@ class MainWindow(QMainWindow):
         self.backends_menu.addMenu(self.add_menu)
         _add_all(self.backends_menu, (self.act_edit, self.act_duplicate, self.act_delete, None, self.act_toggle,
                                       self.act_restart, self.act_restart_all, self.act_free, self.act_free_ram, None,
+                                      self.act_open, self.act_copy_url, self.act_models_folder, None,
                                       self.act_per_gpu, None, self.act_refresh))
         self.view_menu = bar.addMenu("&View")
         help_menu = bar.addMenu("&Help")
@@ -168,7 +173,7 @@ class MainWindow(QMainWindow):
             add_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
             add_button.setObjectName("add_button")
         for act in (self.act_edit, self.act_duplicate, self.act_delete, None, self.act_toggle, self.act_restart,
-                    self.act_free, None, self.act_refresh):
+                    self.act_free, None, self.act_open, None, self.act_refresh):
             if act is None:
                 tb.addSeparator()
             else:
@@ -197,6 +202,7 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.log_dock)
         self.gpu_dock = GpuDock(self)
         self.gpu_dock.setObjectName("gpu_dock")
+        self.gpu_dock.report_received.connect(self._on_gpu_report)
         # beside the log, under the table: the table keeps the full width for its columns
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.gpu_dock)
         self.splitDockWidget(self.log_dock, self.gpu_dock, Qt.Orientation.Horizontal)
@@ -247,7 +253,10 @@ class MainWindow(QMainWindow):
 
     def _attach(self, service: BackendService) -> None:
         embedded = is_embedded(service)
+        self._gpu_names = {}
         self.backends_model.set_details_provider(self._local_details if embedded else None)
+        served_from = None if embedded else service.location
+        self.backends_model.set_link_provider(lambda b: worker_link(b, served_from))
         self.act_per_gpu.setVisible(embedded)
         self.log_dock.set_service(service)
         self.log_reasons.set_service(service)
@@ -268,7 +277,27 @@ class MainWindow(QMainWindow):
             details = host.details(backend.id) if host is not None else None
         except BackendServiceError:
             details = None
-        return gpu_text(backend.settings), str(details.port) if details is not None and details.port else ""
+        port = str(details.port) if details is not None and details.port else ""
+        return gpu_text(backend.settings, self._gpu_names), port
+
+    def _on_gpu_report(self, report: GpuReport) -> None:
+        """A GPU report (the dock's, or the one read at start): the GPU column names the GPUs it knows."""
+        names = {g.index: g.name for g in report.gpus}
+        if names != self._gpu_names and self.is_embedded:
+            self._gpu_names = names
+            self.backends_model.set_details_provider(self._local_details)
+
+    async def _read_gpu_names(self) -> None:
+        host, service = worker_host(self.service), self.service
+        if host is None:
+            return
+        try:
+            report = await host.gpus()
+        except BackendServiceError as exc:
+            log.info("GPU names not read: %s", exc)
+            return
+        if service is self.service:
+            self._on_gpu_report(report)
 
     def start(self) -> None:
         """Begin polling and loading types; called on first show (the qasync loop is running by then)."""
@@ -277,6 +306,9 @@ class MainWindow(QMainWindow):
         self._started = True
         self.poller.start()
         self.ctx.request_types()
+        if self.is_embedded:
+            # the GPU column names the GPUs even while the GPUs dock (which reads them every few seconds) is closed
+            self.ctx.spawn(self._read_gpu_names(), "Reading the GPUs", quiet=True)
 
     async def shutdown(self) -> None:
         """Stop the poller, then close the service (the embedded manager stops its workers)."""
@@ -421,7 +453,8 @@ class MainWindow(QMainWindow):
     def _on_context_menu_requested(self, pos: QPoint) -> None:
         menu = QMenu(self)
         _add_all(menu, (self.act_edit, self.act_duplicate, self.act_delete, None, self.act_toggle, self.act_restart,
-                        self.act_free, self.act_free_ram, None, self.act_refresh))
+                        self.act_free, self.act_free_ram, None, self.act_open, self.act_copy_url,
+                        self.act_models_folder, None, self.act_refresh))
         menu.addMenu(self.add_menu)
         menu.aboutToHide.connect(menu.deleteLater)
         menu.popup(self.table.viewport().mapToGlobal(pos))

@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLayout,
     QLineEdit,
+    QPlainTextEdit,
     QPushButton,
     QSizePolicy,
     QSpacerItem,
@@ -42,6 +43,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..core.models import SECRET_MARKER, SettingSpec
+from ..core.service import GpuInfo
 from ..core.values import (
     DECIMAL_LIMIT,
     INT32_MAX,
@@ -261,6 +263,93 @@ class _PathField(_TextField):
         dialog.finished.connect(dialog.deleteLater)
         self.browse_dialog = dialog
         dialog.open()
+
+
+class _MultilineField(_TextField):
+    """A setting whose spec says ``multiline`` (``Environment``: KEY=VALUE lines), on this computer: a box of a few
+    lines where Enter starts a new line (in a line edit it would press Save) and Tab moves on."""
+
+    edit: QPlainTextEdit  # type: ignore[assignment]
+
+    def _create(self) -> QWidget:
+        self.edit = QPlainTextEdit()
+        self.edit.setTabChangesFocus(True)
+        self.edit.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        lines = 4
+        margins = self.edit.contentsMargins()
+        self.edit.setFixedHeight(int(self.edit.fontMetrics().lineSpacing() * lines
+                                     + 2 * self.edit.document().documentMargin()
+                                     + margins.top() + margins.bottom() + 2 * self.edit.frameWidth()))
+        return self.edit
+
+    def _show(self) -> None:
+        self.edit.setPlainText(self._shown)
+        self.edit.setPlaceholderText(UNCHANGED_PLACEHOLDER if self._hidden else _short(self.spec.placeholder, 200))
+
+    def _read(self) -> Any:
+        text = self.edit.toPlainText()
+        return self._initial if text == self._shown else text
+
+
+class _GpuField(_TextField):
+    """A setting whose spec says ``choose="gpu"`` (``GPU_ID``), on this computer: an editable combo box offering
+    the detected GPUs (index, name, memory, UUID), which stores the GPU's index; free text is still taken ("0,1",
+    or anything where no GPU is detected). The GPUs arrive later (``set_choices``): reading them never blocks."""
+
+    combo: QComboBox
+
+    def __init__(self, spec: SettingSpec) -> None:
+        super().__init__(spec)
+        self._choices: list[GpuInfo] = []
+
+    def _create(self) -> QWidget:
+        self.combo = QComboBox()
+        self.combo.setEditable(True)
+        self.combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
+        self.combo.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        line = self.combo.lineEdit()
+        assert line is not None
+        self.edit = line  # typed text, as in a plain text field
+        self._fill()
+        return self.combo
+
+    def _fill(self) -> None:
+        self.combo.clear()
+        for gpu in self._choices:
+            label = f"{gpu.label} · {gpu.uuid}" if gpu.uuid else gpu.label
+            self.combo.addItem(label, str(gpu.index))
+            tip = "\n".join(t for t in (gpu.label, f"UUID {gpu.uuid}" if gpu.uuid else "",
+                                         f"PCI bus {gpu.pci_bus_id}" if gpu.pci_bus_id else "") if t)
+            self.combo.setItemData(self.combo.count() - 1, tip, Qt.ItemDataRole.ToolTipRole)
+
+    def _show_text(self, value: str) -> None:
+        """``value`` in the box: as its GPU's entry when it names one detected GPU, else as typed text."""
+        at = self.combo.findData(value.strip()) if value.strip() else -1
+        if at >= 0:
+            self.combo.setCurrentIndex(at)
+        else:
+            self.combo.setCurrentIndex(-1)
+            self.combo.setEditText(value)
+
+    def _show(self) -> None:
+        super()._show()  # the placeholder
+        self._show_text(self._shown)
+
+    def _typed(self) -> str:
+        text = self.combo.currentText()
+        at = self.combo.findText(text, Qt.MatchFlag.MatchExactly)
+        return str(self.combo.itemData(at)) if at >= 0 else text
+
+    def _read(self) -> Any:
+        value = self._typed()
+        return self._initial if value == self._shown else value
+
+    def set_choices(self, gpus: Sequence[GpuInfo]) -> None:
+        self._choices = list(gpus)
+        if self.widget is not None:
+            value = self._typed()
+            self._fill()
+            self._show_text(value)
 
 
 class _UnknownField(_TextField):
@@ -545,12 +634,16 @@ FIELD_BUILDERS: dict[ValueKind, _Builder] = {
 
 
 def build_field(spec: SettingSpec, *, browse_paths: bool = False) -> _Field:
-    """The editor of ``spec``; its widgets are made by ``build()``. ``browse_paths``: text settings whose spec
-    says ``browse`` (only this app's own types do: the hint never comes over the wire) get a Browse… button —
-    only where the service runs on this computer."""
+    """The editor of ``spec``; its widgets are made by ``build()``. ``browse_paths``: the service runs on this
+    computer, so the local hints count (only this app's own types have them: they never come over the wire): text
+    settings whose spec says ``browse`` get a Browse… button, one that says ``choose="gpu"`` offers the GPUs."""
     kind = kind_of(spec)
     if browse_paths and kind is ValueKind.TEXT and spec.browse is not None:
         return _PathField(spec)
+    if browse_paths and kind is ValueKind.TEXT and spec.choose == "gpu":
+        return _GpuField(spec)
+    if browse_paths and kind is ValueKind.TEXT and spec.multiline:
+        return _MultilineField(spec)
     return FIELD_BUILDERS.get(kind, _UnknownField)(spec)
 
 
@@ -644,6 +737,7 @@ class SettingsForm(QWidget):
     ) -> None:
         super().__init__(parent)
         self._browse_paths = browse_paths
+        self._gpu_choices: list[GpuInfo] = []
         self._fields: dict[str, _Field] = {}
         self._rows: list[_Row] = []
         self._row_of: dict[str, int] = {}
@@ -697,6 +791,8 @@ class SettingsForm(QWidget):
                 # The service hides this value, so it is a secret whatever the schema says: never show the marker.
                 spec = replace(spec, is_secret=True)
             field = build_field(spec, browse_paths=self._browse_paths)
+            if isinstance(field, _GpuField) and self._gpu_choices:
+                field.set_choices(self._gpu_choices)
             duplicate = spec.name in self._fields
             if not duplicate:
                 self._fields[spec.name] = field
@@ -843,6 +939,13 @@ class SettingsForm(QWidget):
         row.layout.setRowVisible(_row_of(row.layout, row.warning_label), bool(text))
 
     # -- public API ------------------------------------------------------------------------------------
+
+    def set_gpu_choices(self, gpus: Sequence[GpuInfo]) -> None:
+        """The GPUs this computer has, offered by every setting whose spec says ``choose="gpu"`` (``GPU_ID``)."""
+        self._gpu_choices = list(gpus)
+        for field in self._fields.values():
+            if isinstance(field, _GpuField):
+                field.set_choices(gpus)
 
     def set_values(self, values: Mapping[str, Any]) -> None:
         """Show ``values``; names the schema does not describe are kept and sent back unchanged."""

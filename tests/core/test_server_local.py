@@ -10,6 +10,7 @@ import asyncio
 import json
 import logging
 import shlex
+import shutil
 import sys
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -199,3 +200,24 @@ async def test_a_new_backend_saved_with_its_defaults_is_kept_and_says_not_set_up
     listed = (await client.list_backends())[added.id]
     assert listed.title == "Card from the web UI" and listed.status is BackendStatus.ERRORED
     assert listed.status_message == "Not set up yet: StartScript is empty: set it to the main.py of your ComfyUI folder."
+
+
+async def test_serve_tells_each_workers_port_page_and_queue_with_full_data(
+    box: tuple[LocalService, ServeRunner], client: RemoteService, tmp_path: Path,
+) -> None:
+    """Issue 14 items 5 and 6: the laptop's app shows the box's workers' queues and can open their pages."""
+    local, _srv = box
+    main = tmp_path / "ComfyUI" / "main.py"
+    main.parent.mkdir()
+    shutil.copy(FAKE_COMFY, main)
+    added = await client.add_backend("comfyui_selfstart")
+    await client.edit_backend(added.id, "", {"StartScript": str(main), "Python": sys.executable,
+                                             "ExtraArgs": "--queue-running 2 --queue-pending 5"})
+    backends = await wait_for(client, lambda b: b[added.id].queue() is not None, "showing its queue")
+    worker = backends[added.id]
+    port = local.details(added.id).port
+    assert worker.queue() == (2, 5) and worker.worker_port() == port
+    assert worker.worker_url() == f"http://127.0.0.1:{port}" and worker.worker_listens_all() is False
+    # a SwarmUI client asking without full data gets SwarmUI's keys only
+    plain = (await client.list_backends(full_data=False))[added.id]
+    assert plain.queue() is None and plain.worker_port() is None and plain.worker_url() is None

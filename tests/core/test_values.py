@@ -207,7 +207,11 @@ def test_the_managers_types_carry_local_hints_that_never_reach_the_wire() -> Non
     selfstart, command = KINDS["comfyui_selfstart"].info, KINDS["command"].info
     start = selfstart.setting("StartScript")
     assert start is not None and start.browse == "file" and start.ends_with == "main.py"
-    assert [s.name for s in selfstart.settings if s.browse] == ["StartScript", "Python"]
+    assert [s.name for s in selfstart.settings if s.browse] == ["StartScript", "Python", "ModelsFolder"]
+    assert [(s.name, s.choose) for s in selfstart.settings if s.choose] == [("GPU_ID", "gpu")]
+    assert [(s.name, s.choose) for s in command.settings if s.choose] == [("GPU_ID", "gpu")]
+    assert [s.name for s in selfstart.settings if s.multiline] == [s.name for s in command.settings if s.multiline] == [
+        "Environment"]
     assert [(s.name, s.browse) for s in command.settings if s.browse] == [("WorkingDir", "folder")]
     for kind in KINDS.values():
         wire = kind.info.to_wire()
@@ -215,7 +219,8 @@ def test_the_managers_types_carry_local_hints_that_never_reach_the_wire() -> Non
             assert set(spec) == {"name", "type", "description", "placeholder", "is_secret", "default", "values",
                                  "value_names"}
         back = BackendType.from_wire(wire)
-        assert all(s.browse is None and s.ends_with is None for s in back.settings)
+        assert all(s.browse is None and s.ends_with is None and s.choose is None and not s.multiline
+                   for s in back.settings)
 
 
 def test_a_wire_key_named_like_a_hint_stays_an_unknown_key() -> None:

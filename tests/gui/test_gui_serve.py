@@ -174,3 +174,37 @@ def _dialog() -> ConnectDialog | None:
         if isinstance(w, ConnectDialog) and w.isVisible():
             return w
     return None
+
+
+def test_over_serve_the_queue_and_an_openable_url_with_the_tunnel_hint(loop, qtbot, box: Box, tmp_path: Path) -> None:
+    """Issue 14 items 5 and 6 through a real serve process: its ComfyUI's queue in the Queue column, and each
+    worker's page as the laptop can open it (serve is reached on 127.0.0.1 here: the same computer or a tunnel)."""
+    main = tmp_path / "ComfyUI" / "main.py"
+    main.parent.mkdir()
+    main.write_bytes(FAKE_COMFY.read_bytes())
+
+    async def add_comfy() -> None:
+        async with RemoteService(box.url, token=TOKEN) as svc:
+            added = await svc.add_backend("comfyui_selfstart")
+            await svc.edit_backend(added.id, "Box ComfyUI", {"StartScript": str(main), "Python": sys.executable,
+                                                             "ExtraArgs": "--queue-running 1 --queue-pending 4"})
+
+    run(loop, add_comfy())
+    remote = RemoteService(box.url, token=TOKEN)
+    win = MainWindow(remote, settings=temp_settings(tmp_path), poll_interval=0.3, max_poll_interval=1.0)
+    qtbot.addWidget(win)
+    win.show()
+    try:
+        until(loop, lambda: win.backends_model.rowCount() == 2 and row_text(win, 1, Column.QUEUE) != "", timeout=20,
+              what="the box's ComfyUI with its queue")
+        assert row_text(win, 1, Column.QUEUE) == "1 running · 4 waiting"
+        assert row_text(win, 0, Column.QUEUE) == ""  # a custom command has no ComfyUI queue
+        for backend_id in (0, 1):
+            url = row_text(win, backend_id, Column.URL)
+            assert re.fullmatch(r"http://127\.0\.0\.1:\d+", url)
+            tip = win.backends_model.index(backend_id, Column.URL).data(Qt.ItemDataRole.ToolTipRole)
+            port = url.rsplit(":", 1)[1]
+            assert tip.endswith(f"ssh -N -L {port}:127.0.0.1:{port} you@gpu-box")
+        assert not win.table.isColumnHidden(Column.URL) and not win.table.isColumnHidden(Column.QUEUE)
+    finally:
+        run(loop, win.shutdown())

@@ -450,3 +450,61 @@ def test_a_folder_setting_browses_for_a_folder_and_a_file_setting_filters_on_its
         QFileDialog.FileMode.ExistingFile, ["main.py (*main.py)", "All files (*)"], str(tmp_path))
     mode, filters, _start = browse("comfyui_selfstart", "Python")
     assert mode == QFileDialog.FileMode.ExistingFile and "main.py (*main.py)" not in filters
+
+
+# -- GPU_ID picked from this computer's GPUs (issue 14.1) ----------------------------------------------------------
+
+
+def test_gpu_id_offers_the_gpus_once_read_and_keeps_free_text(qtbot) -> None:
+    from backend_manager_gui.core.local.backend_types import KINDS
+    from backend_manager_gui.core.service import GpuInfo
+
+    specs = KINDS["comfyui_selfstart"].info.settings
+    gpus = [GpuInfo(0, "NVIDIA GeForce RTX 3060", 0, 12 * 2**30, None, uuid="GPU-aa", pci_bus_id="00000000:01:00.0"),
+            GpuInfo(1, "NVIDIA GeForce RTX 4090", 0, 24 * 2**30, None, uuid="GPU-bb", pci_bus_id="00000000:02:00.0")]
+    form = SettingsForm(specs, {"GPU_ID": "1"}, browse_paths=True)
+    qtbot.addWidget(form)
+    combo = form.widget_for("GPU_ID").parentWidget()
+    assert isinstance(combo, QComboBox) and combo.isEditable() and combo.count() == 0
+    assert combo.currentText() == "1" and form.values()["GPU_ID"] == "1"  # before the GPUs are read: the text
+    form.set_gpu_choices(gpus)
+    assert combo.currentText() == "1: NVIDIA GeForce RTX 4090 (24 GiB) · GPU-bb"
+    assert form.values()["GPU_ID"] == "1"
+    combo.setCurrentIndex(0)
+    assert form.values()["GPU_ID"] == "0"
+    combo.setEditText("0,1")  # several GPUs: typed
+    assert form.values()["GPU_ID"] == "0,1"
+    form.set_gpu_choices(gpus)  # a later report keeps what was typed
+    assert combo.currentText() == "0,1" and form.values()["GPU_ID"] == "0,1"
+    # a stored value that names no GPU shows as it is, and an untouched one goes back exactly as it came
+    stored = SettingsForm(specs, {"GPU_ID": 3}, browse_paths=True)
+    qtbot.addWidget(stored)
+    stored.set_gpu_choices(gpus)
+    assert stored.widget_for("GPU_ID").text() == "3" and stored.values()["GPU_ID"] == 3
+    # a server's GPU_ID (no local hints) stays a text box
+    remote = SettingsForm(specs, {"GPU_ID": "1"}, browse_paths=False)
+    qtbot.addWidget(remote)
+    assert isinstance(remote.widget_for("GPU_ID"), QLineEdit)
+    assert not isinstance(remote.widget_for("GPU_ID").parentWidget(), QComboBox)
+
+
+def test_environment_is_a_box_of_lines_on_this_computer(qtbot) -> None:
+    """KEY=VALUE lines (issue 14.4): Enter starts a new line instead of pressing Save; a server's stays a line edit."""
+    from PySide6.QtWidgets import QPlainTextEdit
+
+    from backend_manager_gui.core.local.backend_types import KINDS
+
+    specs = KINDS["comfyui_selfstart"].info.settings
+    form = SettingsForm(specs, {"Environment": "HF_HOME=/data/hf\nA=1"}, browse_paths=True)
+    qtbot.addWidget(form)
+    box = form.widget_for("Environment")
+    assert isinstance(box, QPlainTextEdit) and box.toPlainText() == "HF_HOME=/data/hf\nA=1"
+    assert box.height() >= 3 * box.fontMetrics().lineSpacing()
+    box.setFocus()
+    box.moveCursor(box.textCursor().MoveOperation.End)
+    qtbot.keyClick(box, Qt.Key.Key_Return)
+    qtbot.keyClicks(box, "B=2")
+    assert form.values()["Environment"] == "HF_HOME=/data/hf\nA=1\nB=2"
+    remote = SettingsForm(specs, {"Environment": "A=1"}, browse_paths=False)
+    qtbot.addWidget(remote)
+    assert isinstance(remote.widget_for("Environment"), QLineEdit)

@@ -4,8 +4,13 @@ Run as a script: ``python tests/support/fake_comfy.py --port N [options]``. Unkn
 (``--listen``, ``--cuda-device``, ``--cpu`` ...) are accepted and ignored. Copied as ``<dir>/ComfyUI/main.py``
 it works as the ``StartScript`` of a ``comfyui_selfstart`` backend. Standard library only.
 
-Routes: GET /system_stats, GET /object_info, GET /queue, POST /free (500 on an empty body, as ComfyUI
-answers), GET /fake/frees (how many frees were accepted, for tests).
+Routes: GET /system_stats, GET /object_info (with ``CheckpointLoaderSimple``'s list of the checkpoints found
+through ``--extra-model-paths-config`` files, read as ComfyUI reads them), GET /queue (``--queue-running`` and
+``--queue-pending`` prompts, or as POST /fake/queue set them), POST /free (500 on an empty body, as ComfyUI
+answers), POST /manager/reboot and /v2/manager/reboot (ComfyUI-Manager's restart: with ``__COMFY_CLI_SESSION__``
+set it writes ``$__COMFY_CLI_SESSION__.reboot`` and exits with status 0, else it re-executes itself with
+``os.execv``), and for tests GET /fake/frees (how many frees were accepted), GET /fake/env (its environment),
+GET /fake/argv (its arguments).
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import argparse
 import hashlib
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -34,7 +40,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--hang", action="store_true", help="never listen")
     p.add_argument("--spam-lines", type=int, default=0, help="print this many lines at start")
     p.add_argument("--hold-port", action="store_true", help="bind the port but never answer")
-    p.add_argument("--busy", action="store_true", help="/queue always shows work")
+    p.add_argument("--reboot-after", type=float, default=None,
+                   help="ask for a restart as ComfyUI-Manager does, this many seconds after listening")
+    p.add_argument("--busy", action="store_true", help="/queue always shows work (one running prompt)")
+    p.add_argument("--queue-running", type=int, default=0, help="prompts /queue shows running")
+    p.add_argument("--queue-pending", type=int, default=0, help="prompts /queue shows waiting")
+    p.add_argument("--extra-model-paths-config", nargs="+", action="append", default=[],
+                   help="ComfyUI's extra_model_paths.yaml files (ComfyUI takes several)")
     p.add_argument("--print-env", action="append", default=[], help="print this environment variable at start")
     p.add_argument("--print-env-sha256", action="append", default=[],
                    help="print the sha256 of this variable (a secret must not reach the log)")
@@ -49,9 +61,106 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+# ---- extra_model_paths.yaml, as ComfyUI's utils/extra_config.py reads it ----------------------------------------
+# A reader of the part of YAML those files use (no YAML library here): top-level names, then indented
+# "key: value" lines, a value plain, single- or double-quoted, or a "|" block of more-indented lines.
+
+_ESCAPES = {"0": "\0", "a": "\a", "b": "\b", "t": "\t", "\t": "\t", "n": "\n", "v": "\v", "f": "\f",
+            "r": "\r", "e": "\x1b", " ": " ", '"': '"', "/": "/", "\\": "\\", "N": "\x85", "_": "\xa0",
+            "L": "\u2028", "P": "\u2029"}
+_HEX = {"x": 2, "u": 4, "U": 8}
+
+
+def _double_quoted(text: str) -> str:
+    body, out, i = text[1:-1], [], 0
+    while i < len(body):
+        ch = body[i]
+        if ch != "\\":
+            out.append(ch)
+            i += 1
+            continue
+        code = body[i + 1]
+        if code in _HEX:
+            out.append(chr(int(body[i + 2:i + 2 + _HEX[code]], 16)))
+            i += 2 + _HEX[code]
+        else:
+            out.append(_ESCAPES[code])
+            i += 2
+    return "".join(out)
+
+
+def _scalar(text: str) -> str:
+    text = text.strip()
+    if len(text) >= 2 and text[0] == text[-1] == '"':
+        return _double_quoted(text)
+    if len(text) >= 2 and text[0] == text[-1] == "'":
+        return text[1:-1].replace("''", "'")
+    return re.sub(r"\s+#.*$", "", text)
+
+
+def read_model_paths(path: str) -> dict[str, dict[str, str]]:
+    """{top-level name: {key: value}} of an extra_model_paths.yaml (a "|" block keeps its line breaks)."""
+    config: dict[str, dict[str, str]] = {}
+    lines = open(path, encoding="utf-8").read().splitlines()
+    current: dict[str, str] | None = None
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        i += 1
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        if not line[0].isspace():
+            current = config.setdefault(line.split(":", 1)[0].strip(), {})
+            continue
+        key, _, value = line.strip().partition(":")
+        if current is None:
+            continue
+        if value.strip() == "|":
+            indent = len(line) - len(line.lstrip())
+            block = []
+            while i < len(lines) and (not lines[i].strip() or len(lines[i]) - len(lines[i].lstrip()) > indent):
+                block.append(lines[i].strip())
+                i += 1
+            current[key.strip()] = "\n".join(block) + "\n"
+        else:
+            current[key.strip()] = _scalar(value)
+    return config
+
+
+def model_folders(configs: list[str]) -> dict[str, list[str]]:
+    """ComfyUI's folder name -> the folders the config files add to it (as extra_config.py joins them)."""
+    legacy = {"unet": "diffusion_models", "clip": "text_encoders"}
+    out: dict[str, list[str]] = {}
+    for path in configs:
+        for conf in read_model_paths(path).values():
+            base = conf.pop("base_path", None)
+            conf.pop("is_default", None)
+            if base is not None:
+                base = os.path.expandvars(os.path.expanduser(base))
+                if not os.path.isabs(base):
+                    base = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(path)), base))
+            for name, value in conf.items():
+                for folder in value.split("\n"):
+                    if folder:
+                        full = os.path.normpath(os.path.join(base, folder) if base else folder)
+                        out.setdefault(legacy.get(name, name), []).append(full)
+    return out
+
+
+def _model_files(folders: list[str]) -> list[str]:
+    found = []
+    for folder in folders:
+        for root, _dirs, files in os.walk(folder):
+            for name in files:
+                found.append(os.path.relpath(os.path.join(root, name), folder).replace(os.sep, "/"))
+    return sorted(found)
+
+
 class _State:
-    def __init__(self, busy: bool) -> None:
-        self.busy = busy
+    def __init__(self, args: argparse.Namespace) -> None:
+        running = max(args.queue_running, 1 if args.busy else 0)
+        self.queue = (running, args.queue_pending)
+        self.models = model_folders([path for group in args.extra_model_paths_config for path in group])
         self.frees = 0
         self.lock = threading.Lock()
 
@@ -77,20 +186,38 @@ def _make_handler(state: _State) -> type[BaseHTTPRequestHandler]:
                 self._send(200, {"system": {"os": sys.platform, "python_version": sys.version,
                                             "comfyui_version": "0.0-fake"}, "devices": []})
             elif path == "/object_info":
-                self._send(200, {"KSampler": {"name": "KSampler"}})
+                checkpoints = _model_files(state.models.get("checkpoints", []))
+                self._send(200, {"KSampler": {"name": "KSampler"}, "CheckpointLoaderSimple": {
+                    "name": "CheckpointLoaderSimple",
+                    "input": {"required": {"ckpt_name": [checkpoints, {"tooltip": "The checkpoint to load."}]}}}})
             elif path == "/queue":
-                running = [[0, "fake-prompt", {}, {}, []]] if state.busy else []
-                self._send(200, {"queue_running": running, "queue_pending": []})
+                with state.lock:
+                    running, pending = state.queue
+                self._send(200, {"queue_running": [[n, f"running-{n}", {}, {}, []] for n in range(running)],
+                                 "queue_pending": [[running + n, f"pending-{n}", {}, {}, []] for n in range(pending)]})
             elif path == "/fake/frees":
                 with state.lock:
                     self._send(200, {"frees": state.frees})
+            elif path == "/fake/env":
+                self._send(200, dict(os.environ))
+            elif path == "/fake/argv":
+                self._send(200, sys.argv)
             else:
                 self._send(404, {"error": "not found"})
 
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
-            if self.path.split("?", 1)[0] != "/free":
+            path = self.path.split("?", 1)[0]
+            if path in ("/manager/reboot", "/v2/manager/reboot"):
+                _reboot()
+            if path == "/fake/queue":
+                wanted = json.loads(body)
+                with state.lock:
+                    state.queue = (int(wanted["running"]), int(wanted["pending"]))
+                self._send(200, {})
+                return
+            if path != "/free":
                 self._send(404, {"error": "not found"})
                 return
             if not body:
@@ -108,6 +235,19 @@ def _make_handler(state: _State) -> type[BaseHTTPRequestHandler]:
             self._send(200, {})
 
     return Handler
+
+
+def _reboot() -> None:
+    """ComfyUI-Manager's restart (comfyui_manager/glob/manager_server.py): the marker and exit 0 for a launcher
+    that set ``__COMFY_CLI_SESSION__``, else the process re-executes itself (same pid on POSIX)."""
+    session = os.environ.get("__COMFY_CLI_SESSION__")
+    if session is not None:
+        with open(session + ".reboot", "w"):
+            pass
+        print("\nRestarting...\n\n", flush=True)
+        os._exit(0)  # the real one calls exit(0) in the server's thread, which ends ComfyUI; no answer is sent
+    print("\nRestarting... [Legacy Mode]\n\n", flush=True)
+    os.execv(sys.executable, [sys.executable, *sys.argv])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -160,11 +300,13 @@ def main(argv: list[str] | None = None) -> int:
 
     host = "127.0.0.1"  # tests never listen beyond this machine
     try:
-        server = ThreadingHTTPServer((host, args.port), _make_handler(_State(args.busy)))
+        server = ThreadingHTTPServer((host, args.port), _make_handler(_State(args)))
     except OSError as exc:
         print(f"fake_comfy: cannot listen on port {args.port}: {exc}", file=sys.stderr, flush=True)
         return 3
     server.daemon_threads = True
+    if args.reboot_after is not None:
+        threading.Timer(args.reboot_after, _reboot).start()
     print(f"To see the GUI go to: http://{host}:{args.port}", flush=True)
     try:
         server.serve_forever()

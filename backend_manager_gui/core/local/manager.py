@@ -22,10 +22,22 @@ else:  # imported with the first worker's client: a manager whose backends are a
 
 from ..errors import BackendApiError
 from ..logs import swarm_time
-from ..models import SECRET_MARKER, Backend, BackendLog, BackendStatus, BackendType, LogLine
+from ..models import (
+    QUEUE_PENDING,
+    QUEUE_RUNNING,
+    SECRET_MARKER,
+    WORKER_LISTENS_BEYOND_LOOPBACK,
+    WORKER_PORT,
+    WORKER_URL,
+    Backend,
+    BackendLog,
+    BackendStatus,
+    BackendType,
+    LogLine,
+)
 from ..secrets import SecretStore
 from ..service import BackendSelector, WorkerDetails
-from .backend_types import KINDS, WorkerKind
+from .backend_types import KINDS, WorkerFiles, WorkerKind
 from .gpus import GpuReport, GpuSource, gpu_report
 from .ports import PortBook
 from .process import ApiMonitor, OrphanGuard, RotatingLog, Supervisor, SupervisorConfig, WorkerState
@@ -360,6 +372,10 @@ class LocalService:
             return entry.state.log.path
         return self._log_file(backend_id)
 
+    def worker_files(self, uid: str) -> WorkerFiles:
+        """The folder of the files the manager hands one backend's worker (kept by uid: an id can move)."""
+        return WorkerFiles(self.data_dir / "workers" / uid)
+
     def _log_file(self, backend_id: int) -> Path:
         return self.data_dir / "logs" / f"backend-{backend_id}.log"
 
@@ -441,8 +457,26 @@ class LocalService:
             modcount=entry.record.modcount, features=entry.kind.features, enabled=entry.record.enabled,
             title=entry.record.title, can_load_models=True, max_usages=1,
             seconds_since_used=seconds, time_since_used=time_since_text(seconds),
-            current_model=None, status_message=message,
+            current_model=None, status_message=message, extra=self._worker_extra(entry),
         )
+
+    @staticmethod
+    def _worker_extra(entry: _Entry) -> dict[str, Any]:
+        """This app's own keys on a backend (``WORKER_KEYS``): where its worker's page is, and its queue."""
+        runner = entry.runner
+        if runner is None:
+            return {}
+        out: dict[str, Any] = {}
+        if runner.port:
+            out[WORKER_PORT] = runner.port
+        url = entry.kind.web_url(runner.settings, runner.port)
+        if url:
+            out[WORKER_URL] = url
+            out[WORKER_LISTENS_BEYOND_LOOPBACK] = entry.kind.listens_beyond_loopback(runner.settings)
+        queue = entry.state.queue
+        if queue is not None:
+            out[QUEUE_RUNNING], out[QUEUE_PENDING] = queue
+        return out
 
     def _notify(self, entry: _Entry) -> None:
         if not self._listeners or self._entries.get(entry.record.id) is not entry:
@@ -476,6 +510,7 @@ class LocalService:
                 backend_id=entry.record.id, kind=entry.kind, settings=settings, state=entry.state,
                 config=self.config, client=self._client, ports=self._ports, guard=self._guard,
                 saved_port=entry.record.port, on_status=on_status, on_port=on_port,
+                files=self.worker_files(entry.record.uid),
             )
         else:
             entry.runner = ApiMonitor(

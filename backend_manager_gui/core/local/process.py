@@ -35,7 +35,7 @@ else:  # imported when a worker is first started or stopped, not while the windo
 
 from ..logs import LogTracker
 from ..models import BackendStatus
-from .backend_types import LaunchPlan, WorkerKind
+from .backend_types import LaunchPlan, WorkerFiles, WorkerKind
 from .ports import PortBook
 
 log = logging.getLogger(__name__)
@@ -358,6 +358,8 @@ class SupervisorConfig:
     queue_interval: float = 10.0
     api_probe_interval: float = 3.0
     alive_ready_s: float = 2.0
+    #: restarts a worker may ask for (ComfyUI-Manager's) within ``crash_window`` before it is left stopped
+    restart_request_limit: int = 20
 
 
 @dataclass
@@ -370,6 +372,19 @@ class WorkerState:
     restart_count: int = 0
     last_exit_code: int | None = None
     last_used: float | None = None  # wall-clock time the worker last had work
+    #: (running, pending) prompts in the worker's queue at its last poll; None while not known
+    queue: tuple[int, int] | None = None
+
+    def saw_queue(self, data: object) -> None:
+        """Take in a ComfyUI ``/queue`` answer: the queue figures, and "last used" when it holds work."""
+        if not isinstance(data, dict):
+            return
+        running, pending = data.get("queue_running"), data.get("queue_pending")
+        if not isinstance(running, list) or not isinstance(pending, list):
+            return
+        self.queue = (len(running), len(pending))
+        if running or pending:
+            self.last_used = time.time()
 
     def note(self, line: str) -> None:
         """A line from the manager itself, in the log and tail."""
@@ -470,6 +485,33 @@ async def spawn(plan: LaunchPlan, guard: OrphanGuard) -> tuple[asyncio.subproces
 
 StatusCallback = Callable[[BackendStatus, str], None]
 
+#: Why a run ended when the worker asked to be started again: ComfyUI-Manager's restart (it wrote the marker).
+MANAGER_RESTART = "requested by ComfyUI-Manager"
+
+
+def _prepare_files(plan: LaunchPlan) -> None:
+    """Before a start (in a worker thread): a restart marker left from before is gone, and the plan's files are
+    written (each whole: a new file moved into place)."""
+    if plan.reboot_marker is not None:
+        plan.reboot_marker.parent.mkdir(parents=True, exist_ok=True)
+        plan.reboot_marker.unlink(missing_ok=True)
+    for path, text in plan.files.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(path.name + ".partial")
+        partial.write_text(text, encoding="utf-8")
+        os.replace(partial, path)
+
+
+def _take_marker(marker: Path) -> bool:
+    """Whether the worker left its restart marker; it is removed (a later exit must leave a new one)."""
+    try:
+        marker.unlink()
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return marker.exists()  # there, but cannot be removed: the restart was still asked for
+    return True
+
 
 #: Readiness probes are at least this far apart, however much the worker prints.
 _MIN_PROBE_GAP = 0.1
@@ -555,10 +597,11 @@ class Supervisor(_Runner):
     def __init__(
         self, *, backend_id: int, kind: WorkerKind, settings: Mapping[str, Any], state: WorkerState,
         config: SupervisorConfig, client: httpx.AsyncClient, ports: PortBook, guard: OrphanGuard,
-        saved_port: int | None, on_status: StatusCallback, on_port: Callable[[int], None],
+        saved_port: int | None, on_status: StatusCallback, on_port: Callable[[int], None], files: WorkerFiles,
     ) -> None:
         super().__init__(backend_id=backend_id, kind=kind, settings=settings, state=state, config=config,
                          client=client, on_status=on_status, message="starting")
+        self.files = files
         self.ports = ports
         self.guard = guard
         self.port = saved_port
@@ -566,6 +609,9 @@ class Supervisor(_Runner):
         self.proc: asyncio.subprocess.Process | None = None
         self.started_at: float | None = None  # monotonic time the current process started
         self._crashes: collections.deque[float] = collections.deque()
+        self._reboots: collections.deque[float] = collections.deque()
+        #: says why the next start happens, in its waiting and loading messages ("restarting (requested by …)")
+        self._start_note = ""
         self._port_note: str | None = None
         self._exited: asyncio.Future[int | None] | None = None
         # set by each line the worker prints: wakes the readiness probe early
@@ -604,6 +650,20 @@ class Supervisor(_Runner):
         cfg = self.config
         while True:
             reason = await self._one_run()
+            if reason is MANAGER_RESTART:
+                # asked for, not a crash: at once, on the same port, whatever AutoRestart says; only a worker
+                # that asks again and again (a custom node that restarts at every start) is stopped
+                now = time.monotonic()
+                self._reboots.append(now)
+                while self._reboots and self._reboots[0] < now - cfg.crash_window:
+                    self._reboots.popleft()
+                if len(self._reboots) > cfg.restart_request_limit:
+                    self._set(BackendStatus.ERRORED,
+                              f"restart loop: ComfyUI-Manager asked for {len(self._reboots)} restarts in "
+                              f"{cfg.crash_window / 60:g} min, not restarting")
+                    return
+                self.state.restart_count += 1
+                continue
             if not self.kind.auto_restart(self.settings):
                 return
             self._crashes.append(time.monotonic())
@@ -619,8 +679,9 @@ class Supervisor(_Runner):
             self.state.restart_count += 1
 
     async def _one_run(self) -> str:
-        """One life of the worker; returns why it ended (status already ``errored``)."""
-        self._set(BackendStatus.WAITING, "starting")
+        """One life of the worker; returns why it ended (status already ``errored``), or ``MANAGER_RESTART``
+        when the worker asked to be started again (status ``waiting``)."""
+        self._set(BackendStatus.WAITING, self._start_note or "starting")
         port: int | None = None
         if self.kind.uses_port(self.settings):
             try:
@@ -634,8 +695,14 @@ class Supervisor(_Runner):
                 self._on_port(port)
             if self._port_note:
                 self.state.note(self._port_note)
-        plan = self.kind.launch(self.settings, port)
+        plan = self.kind.launch(self.settings, port, self.files)
         self.base_url = plan.base_url
+        try:
+            await asyncio.to_thread(_prepare_files, plan)
+        except OSError as exc:
+            reason = f"cannot write {exc.filename or 'its files'}: {exc.strerror or exc}"
+            self._set(BackendStatus.ERRORED, reason)
+            return reason
         self.state.note(f"starting: {shlex.join(plan.argv)}" + (f" (in {plan.cwd})" if plan.cwd else ""))
         try:
             proc, exited = await spawn(plan, self.guard)
@@ -657,6 +724,7 @@ class Supervisor(_Runner):
             if ready:
                 note = f" ({self._port_note})" if self._port_note else ""
                 where = plan.base_url or f"pid {proc.pid}"
+                self._start_note = ""
                 self._set(BackendStatus.RUNNING, f"running at {where}{note}")
                 queue = self.kind.queue_url(self.settings, plan.base_url)
                 if queue:
@@ -667,8 +735,14 @@ class Supervisor(_Runner):
                 code = exited.result()
                 # let the readers take the last lines (a grandchild may hold the pipes: do not wait for EOF)
                 await asyncio.wait(readers, timeout=0.3)
-                reason = describe_exit(code, list(clues.stderr_tail), clues.last_error)
                 self.state.last_exit_code = code
+                if plan.reboot_marker is not None and await asyncio.to_thread(_take_marker, plan.reboot_marker):
+                    self.state.note(f"exited with code {code} after asking for a restart ({plan.reboot_marker.name}); "
+                                    "starting it again")
+                    self._start_note = f"restarting ({MANAGER_RESTART})"
+                    self._set(BackendStatus.WAITING, self._start_note)
+                    return MANAGER_RESTART
+                reason = describe_exit(code, list(clues.stderr_tail), clues.last_error)
             else:
                 reason = f"did not become ready within {self.kind.start_timeout(self.settings):g} s"
                 self.state.note(reason + "; stopping it")
@@ -679,6 +753,7 @@ class Supervisor(_Runner):
         finally:
             for task in side:
                 task.cancel()
+            self.state.queue = None
             if exited.done():
                 # the worker is gone; leftovers in its group (grandchildren) must not keep the GPU
                 await asyncio.to_thread(kill_tree, proc.pid)
@@ -717,7 +792,8 @@ class Supervisor(_Runner):
             while True:
                 elapsed = time.monotonic() - start
                 note = f" ({self._port_note})" if self._port_note else ""
-                self._set(BackendStatus.LOADING, f"waiting for {what} — {int(elapsed)} s{note}")
+                lead = f"{self._start_note}: " if self._start_note else ""
+                self._set(BackendStatus.LOADING, f"{lead}waiting for {what} — {int(elapsed)} s{note}")
                 remaining = timeout - elapsed
                 if remaining <= 0:
                     return False
@@ -733,14 +809,12 @@ class Supervisor(_Runner):
             prober.cancel()
 
     async def _poll_queue(self, url: str) -> None:
-        """Remember when the worker's queue last showed work (the "last used" column)."""
+        """Keep the worker's queue figures (the Queue column) and when it last had work (the "last used" column)."""
         headers = self.kind.headers(self.settings)
         while True:
             with contextlib.suppress(httpx.HTTPError, ValueError):
                 resp = await self.client.get(url, timeout=self.config.probe_timeout, headers=headers)
-                data = resp.json()
-                if isinstance(data, dict) and (data.get("queue_running") or data.get("queue_pending")):
-                    self.state.last_used = time.time()
+                self.state.saw_queue(resp.json())
             await asyncio.sleep(self.config.queue_interval)
 
     async def _pump(self, stream: asyncio.StreamReader | None, clues: ExitClues, *, stderr: bool) -> None:
@@ -803,13 +877,13 @@ class ApiMonitor(_Runner):
             try:
                 resp = await self.client.get(url, timeout=self.config.probe_timeout, headers=headers)
                 if 200 <= resp.status_code < 300:
-                    data = resp.json()
-                    if isinstance(data, dict) and (data.get("queue_running") or data.get("queue_pending")):
-                        self.state.last_used = time.time()
+                    self.state.saw_queue(resp.json())
                     self._set(BackendStatus.RUNNING, f"answering at {self.base_url}")
                 else:
+                    self.state.queue = None
                     self._down(f"{self.base_url} answered HTTP {resp.status_code}")
             except (httpx.HTTPError, ValueError) as exc:
+                self.state.queue = None
                 self._down(f"cannot reach {self.base_url} ({type(exc).__name__})")
             await asyncio.sleep(self.config.api_probe_interval)
 

@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QMenu, QWidget
 
 from .. import icons
 from ..backends_model import BACKEND_ROLE, Column
-from . import gpus, rows
+from . import gpus, rows, web
 from .connect import ConnectActions
 from .context import ActionContext
 from .edit import edit_backend, fill_add_menu
@@ -86,6 +86,12 @@ class BackendActions:
                                        tip="Add a ComfyUI self-starting backend for every GPU that has none")
         self.act_connect = make_action(w, "Connect…", self._on_connect_triggered, shortcuts=("Ctrl+O",),
                                        tip="Manage this computer's backends or a SwarmUI server's")
+        self.act_open = make_action(w, "Open in browser", self._on_open_triggered, icon="open-browser",
+                                    shortcuts=("Ctrl+B",), tip="Open the selected workers' web pages in the browser")
+        self.act_copy_url = make_action(w, "Copy URL", self._on_copy_url_triggered, shortcuts=("Ctrl+Shift+C",),
+                                        tip="Copy the selected workers' web addresses")
+        self.act_models_folder = make_action(w, "Set models folder…", self._on_models_folder_triggered,
+                                             tip="Give every selected ComfyUI one shared models folder")
         self.add_menu = QMenu("Add", w)
         self.add_menu.setObjectName("add_menu")
         self.add_menu.aboutToShow.connect(self._on_add_menu_about_to_show)
@@ -108,6 +114,11 @@ class BackendActions:
         for act in (self.act_duplicate, self.act_delete, self.act_toggle, self.act_restart):
             act.setEnabled(idle)
         self.act_edit.setEnabled(idle and len(chosen) == 1 and chosen[0].id not in ctx.editing)
+        pages = bool(web.links_of(ctx, chosen))
+        self.act_open.setEnabled(pages)
+        self.act_copy_url.setEnabled(pages)
+        # the types may not be known yet: then the action itself reads them and says what it can do
+        self.act_models_folder.setEnabled(idle and (not ctx.types or any(web.has_models_folder(ctx, b) for b in chosen)))
         self.act_free.setEnabled(not some or idle)
         self.act_free_ram.setEnabled(not some or idle)
         # with nothing selected they act on every backend: say so on the button
@@ -133,6 +144,9 @@ class BackendActions:
         if index.column() == Column.ENABLED:
             return  # that click was for the check box
         backend = index.data(BACKEND_ROLE)
+        if index.column() == Column.URL and backend is not None and self.ctx.model.link(backend.id) is not None:
+            web.open_pages(self.ctx, [backend])  # a double-click on the address opens it; elsewhere it edits
+            return
         if backend is not None and backend.id not in self.ctx.busy:
             self.ctx.spawn(edit_backend(self.ctx, backend), "Edit")
 
@@ -174,6 +188,17 @@ class BackendActions:
 
     def _on_per_gpu_triggered(self) -> None:
         self.ctx.spawn(gpus.one_backend_per_gpu(self.ctx), "One backend per GPU")
+
+    def _on_open_triggered(self) -> None:
+        web.open_pages(self.ctx, self.ctx.view.selected_backends())
+
+    def _on_copy_url_triggered(self) -> None:
+        web.copy_urls(self.ctx, self.ctx.view.selected_backends())
+
+    def _on_models_folder_triggered(self) -> None:
+        chosen = self.ctx.idle_selection()
+        if chosen:
+            self.ctx.spawn(web.set_models_folder(self.ctx, chosen), "Set models folder")
 
     def _on_connect_triggered(self) -> None:
         self.ctx.spawn(self.connect.connect_dialog(), "Connect")

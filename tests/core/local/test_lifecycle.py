@@ -153,7 +153,10 @@ async def test_backend_types_have_real_schemas(svc: LocalService) -> None:
         for spec in t.settings:
             assert spec.description, f"{t.id}.{spec.name} has no description"
     names = [s.name for s in types["comfyui_selfstart"].settings]
-    assert names == ["StartScript", "Python", "ExtraArgs", "GPU_ID", "Port", "AutoRestart", "StartTimeout"]
+    assert names == ["StartScript", "Python", "ExtraArgs", "ModelsFolder", "GPU_ID", "Port", "Listen", "Environment",
+                     "SecretEnvironment", "AutoRestart", "StartTimeout"]
+    assert types["comfyui_selfstart"].setting("SecretEnvironment").is_secret  # type: ignore[union-attr]
+    assert types["comfyui_selfstart"].setting("Listen").default is False  # type: ignore[union-attr]
     assert types["comfyui_selfstart"].setting("StartScript").placeholder.endswith("main.py")
     assert types["comfyui_selfstart"].setting("AutoRestart").default is True
     assert types["comfyui_api"].setting("ApiKey").is_secret

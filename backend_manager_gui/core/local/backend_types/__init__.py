@@ -6,18 +6,45 @@ settings on edit, and says how to launch, probe and free a worker. ``KINDS`` map
 
 from __future__ import annotations
 
-import os
-import re
-import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
 from ...errors import BackendApiError
-from ...fleet import GpuIdError, format_gpu_ids, gpu_ids, parse_gpu_ids
 from ...models import BackendType
 from ...values import require_value
+from .common import (  # noqa: F401 - the kinds' shared helpers, also imported from here
+    base_child_env,
+    check_gpu_id,
+    check_port,
+    check_timeout,
+    gpu_env,
+    gpu_id,
+    parse_env_lines,
+    split_args,
+)
+
+
+@dataclass(frozen=True)
+class WorkerFiles:
+    """A backend's own folder in the manager's data folder (``<data dir>/workers/<uid>/``), for the files the
+    manager hands its worker: ComfyUI's ``extra_model_paths.yaml`` and ComfyUI-Manager's restart marker."""
+
+    folder: Path
+
+    @property
+    def session(self) -> Path:
+        """``__COMFY_CLI_SESSION__``: ComfyUI-Manager writes ``<this>.reboot`` before it exits to be restarted."""
+        return self.folder / "comfy-session"
+
+    @property
+    def reboot_marker(self) -> Path:
+        return self.folder / "comfy-session.reboot"
+
+    @property
+    def model_paths(self) -> Path:
+        return self.folder / "extra_model_paths.yaml"
 
 
 @dataclass(frozen=True)
@@ -31,6 +58,10 @@ class LaunchPlan:
     health_url: str | None
     #: the worker's base URL (for /queue and /free), None when it speaks no HTTP we know
     base_url: str | None = None
+    #: files to write (path -> text) before the worker starts; in a worker thread, never on the loop
+    files: Mapping[Path, str] = field(default_factory=dict)
+    #: a file whose presence after the worker exits means "start me again" (ComfyUI-Manager's restart)
+    reboot_marker: Path | None = None
 
 
 class WorkerKind:
@@ -80,8 +111,16 @@ class WorkerKind:
     def uses_port(self, settings: Mapping[str, Any]) -> bool:
         return self.supervised
 
-    def launch(self, settings: Mapping[str, Any], port: int | None) -> LaunchPlan:
+    def launch(self, settings: Mapping[str, Any], port: int | None, files: WorkerFiles) -> LaunchPlan:
         raise NotImplementedError
+
+    def web_url(self, settings: Mapping[str, Any], port: int | None) -> str | None:
+        """The worker's web page as this computer reaches it (``port``: the one it was given), or None."""
+        return None
+
+    def listens_beyond_loopback(self, settings: Mapping[str, Any]) -> bool:
+        """Whether other computers can reach the worker's port (it listens on every interface)."""
+        return False
 
     def auto_restart(self, settings: Mapping[str, Any]) -> bool:
         return bool(settings.get("AutoRestart", True))
@@ -103,76 +142,6 @@ class WorkerKind:
         return {}
 
 
-# ---- checks shared by the kinds (each value's kind is checked by core/values.py) -------------------------
-
-
-def check_gpu_id(value: str) -> None:
-    try:
-        parse_gpu_ids(value)
-    except GpuIdError:
-        raise BackendApiError('GPU_ID must be a GPU number like "0", or several like "0,1" (or empty for all).') from None
-
-
-def gpu_id(settings: Mapping[str, Any]) -> str:
-    """The checked ``GPU_ID`` as ``CUDA_VISIBLE_DEVICES`` takes it ("0,1"; "" for every GPU)."""
-    return format_gpu_ids(gpu_ids(settings))
-
-
-def gpu_env(gpus: str) -> dict[str, str]:
-    """Environment that pins a worker to GPUs. HIP_VISIBLE_DEVICES for ROCm; ROCR_VISIBLE_DEVICES is
-    left alone because it filters first and HIP indices are then relative to it (both set = no GPU)."""
-    if not gpus:
-        return {}
-    return {"CUDA_VISIBLE_DEVICES": gpus, "HIP_VISIBLE_DEVICES": gpus}
-
-
-def check_port(value: int) -> None:
-    if not 0 <= value <= 65535:
-        raise BackendApiError("Port must be between 0 and 65535 (0 = pick a free one).")
-
-
-def check_timeout(value: int) -> None:
-    if value <= 0:
-        raise BackendApiError("StartTimeout must be more than 0 seconds.")
-
-
-def split_args(text: str, setting: str) -> list[str]:
-    """Split like a shell would (quotes, escapes) without ever running a shell."""
-    try:
-        if os.name == "nt":
-            # posix=False keeps backslashes in Windows paths; it keeps the quotes too, so strip them
-            parts = shlex.split(text, posix=False)
-            return [p[1:-1] if len(p) >= 2 and p[0] == p[-1] and p[0] in "\"'" else p for p in parts]
-        return shlex.split(text)
-    except ValueError as exc:
-        raise BackendApiError(f"{setting} cannot be split into arguments: {exc}.") from None
-
-
-def parse_env_lines(text: str, setting: str) -> dict[str, str]:
-    """KEY=VALUE lines; blank lines and lines starting with # are skipped."""
-    out: dict[str, str] = {}
-    for n, line in enumerate(text.splitlines(), 1):
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        key, sep, value = line.partition("=")
-        key = key.strip()
-        if not sep or not key or not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", key):
-            # never echo the line: it may be a secret
-            raise BackendApiError(f"{setting} line {n} is not KEY=VALUE.")
-        out[key] = value.strip()
-    return out
-
-
-def base_child_env(extra: Mapping[str, str]) -> dict[str, str]:
-    """The app's environment for a Python worker: unbuffered UTF-8 output, no inherited PYTHONHOME/PATH."""
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONHOME", "PYTHONPATH")}
-    env["PYTHONUNBUFFERED"] = "1"
-    env["PYTHONUTF8"] = "1"
-    env.update(extra)
-    return env
-
-
 def _registry() -> dict[str, WorkerKind]:
     from .comfyui import ComfyApiKind, ComfySelfStartKind
     from .command import CommandKind
@@ -183,4 +152,4 @@ def _registry() -> dict[str, WorkerKind]:
 
 KINDS: dict[str, WorkerKind] = _registry()
 
-__all__ = ["KINDS", "LaunchPlan", "WorkerKind"]
+__all__ = ["KINDS", "LaunchPlan", "WorkerFiles", "WorkerKind"]

@@ -13,39 +13,21 @@ from urllib.parse import urlsplit
 from ...errors import BackendApiError
 from ...models import BackendType, SettingSpec
 from ...values import hint_warning
-from . import (
-    LaunchPlan,
-    WorkerKind,
-    base_child_env,
+from . import LaunchPlan, WorkerFiles, WorkerKind
+from .common import (
+    AUTORESTART_SPEC,
+    ENVIRONMENT_SPEC,
+    GPU_SPEC,
+    PORT_SPEC,
+    SECRET_ENVIRONMENT_SPEC,
+    TIMEOUT_SPEC,
+    check_environment,
     check_gpu_id,
     check_port,
     check_timeout,
-    gpu_env,
-    gpu_id,
     split_args,
+    worker_env,
 )
-
-_GPU_SPEC = SettingSpec(
-    name="GPU_ID", type="text", default="",
-    description='Which GPU(s) the worker may use: "0", or several like "0,1". Empty = every GPU.\n'
-                "Sets CUDA_VISIBLE_DEVICES (and HIP_VISIBLE_DEVICES for AMD ROCm).",
-    placeholder="0",
-)
-_PORT_SPEC = SettingSpec(
-    name="Port", type="integer", default=0,
-    description="Port the worker listens on (127.0.0.1 only). 0 = pick a free one; a restart keeps it while free.",
-    placeholder="0",
-)
-_AUTORESTART_SPEC = SettingSpec(
-    name="AutoRestart", type="boolean", default=True,
-    description="Start the worker again when it crashes (waiting 1, 2, 4 ... 60 s; gives up after 5 crashes in 10 min).",
-)
-_TIMEOUT_SPEC = SettingSpec(
-    name="StartTimeout", type="integer", default=600,
-    description="Seconds the worker may take to become ready before it counts as failed and is stopped.",
-    placeholder="600",
-)
-
 
 _START_SCRIPT_SPEC = SettingSpec(
     name="StartScript", type="text", default="", browse="file", ends_with="main.py",
@@ -83,6 +65,89 @@ def comfy_free_request(base_url: str | None, system_ram: bool) -> tuple[str, dic
     return f"{base_url}/free", {"unload_models": True, "free_memory": bool(system_ram)}
 
 
+# ---- one models folder for every worker: ComfyUI's extra_model_paths.yaml ---------------------------------------
+
+#: ComfyUI's model folder names (folder_paths.py) -> the subfolders of a shared models folder each one reads.
+#: "clip" and "unet" are the names every ComfyUI version takes (newer ones map them to text_encoders and
+#: diffusion_models); each reads both the old and the new subfolder name, as ComfyUI's own models folder does.
+MODEL_SUBFOLDERS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("checkpoints", ("checkpoints",)),
+    ("configs", ("configs",)),
+    ("loras", ("loras",)),
+    ("vae", ("vae",)),
+    ("clip", ("text_encoders", "clip")),
+    ("unet", ("diffusion_models", "unet")),
+    ("clip_vision", ("clip_vision",)),
+    ("style_models", ("style_models",)),
+    ("embeddings", ("embeddings",)),
+    ("diffusers", ("diffusers",)),
+    ("vae_approx", ("vae_approx",)),
+    ("controlnet", ("controlnet", "t2i_adapter")),
+    ("gligen", ("gligen",)),
+    ("upscale_models", ("upscale_models",)),
+    ("hypernetworks", ("hypernetworks",)),
+    ("photomaker", ("photomaker",)),
+    ("classifiers", ("classifiers",)),
+    ("model_patches", ("model_patches",)),
+    ("audio_encoders", ("audio_encoders",)),
+)
+
+
+def yaml_quoted(text: str) -> str:
+    """``text`` as a YAML double-quoted scalar: any text reads back exactly (quotes, backslashes, colons, #, and
+    characters that are not printable escaped), with no YAML library."""
+    out = ['"']
+    for ch in text:
+        if ch in ('"', "\\"):
+            out.append("\\" + ch)
+        elif ch.isprintable():
+            out.append(ch)
+        elif ord(ch) <= 0xFF:
+            out.append(f"\\x{ord(ch):02x}")
+        elif ord(ch) <= 0xFFFF:
+            out.append(f"\\u{ord(ch):04x}")
+        else:
+            out.append(f"\\U{ord(ch):08x}")
+    out.append('"')
+    return "".join(out)
+
+
+def model_paths_yaml(models: Path) -> str:
+    """An ``extra_model_paths.yaml`` (ComfyUI's own format: ``utils/extra_config.py``) that adds the standard
+    subfolders of ``models`` to every model list of ComfyUI."""
+    lines = ["# Written by Backend Manager at each start of this worker: edit the ModelsFolder setting, not this file.",
+             "backend_manager_models:",
+             f"    base_path: {yaml_quoted(str(models))}"]
+    for name, folders in MODEL_SUBFOLDERS:
+        if len(folders) == 1:
+            lines.append(f"    {name}: {folders[0]}")
+        else:
+            lines.append(f"    {name}: |")
+            lines.extend(f"        {folder}" for folder in folders)
+    return "\n".join(lines) + "\n"
+
+
+_MODELS_SPEC = SettingSpec(
+    name="ModelsFolder", type="text", default="", browse="folder",
+    description="A models folder shared by every worker: its checkpoints/, loras/, vae/, clip/, unet/, controlnet/, "
+                "upscale_models/, embeddings/ … are added to ComfyUI's own, through an extra_model_paths.yaml the "
+                "manager writes. Empty = ComfyUI's own models folder only.",
+    placeholder="/data/models",
+)
+_LISTEN_SPEC = SettingSpec(
+    name="Listen", type="boolean", default=False,
+    description="Listen on every network interface, so that other computers can open this ComfyUI. "
+                "Off = this computer only (127.0.0.1).\n"
+                "Warning: ComfyUI has no password. Anyone who can reach this computer can use it, install custom "
+                "nodes through ComfyUI-Manager and read its files.",
+)
+
+#: Variables the manager sets for a ComfyUI itself, with why the Environment settings may not.
+_MANAGED_ENV = {
+    "__COMFY_CLI_SESSION__": "the manager sets it to restart the worker when ComfyUI-Manager asks for a restart",
+}
+
+
 class ComfySelfStartKind(WorkerKind):
     info = BackendType(
         id="comfyui_selfstart",
@@ -102,7 +167,8 @@ class ComfySelfStartKind(WorkerKind):
                 description="More ComfyUI arguments, split like a shell would (quotes allowed), never run through a shell.",
                 placeholder="--lowvram --preview-method auto",
             ),
-            _GPU_SPEC, _PORT_SPEC, _AUTORESTART_SPEC, _TIMEOUT_SPEC,
+            _MODELS_SPEC, GPU_SPEC, PORT_SPEC, _LISTEN_SPEC, ENVIRONMENT_SPEC, SECRET_ENVIRONMENT_SPEC,
+            AUTORESTART_SPEC, TIMEOUT_SPEC,
         ),
     )
     features = ("comfyui",)
@@ -122,6 +188,12 @@ class ComfySelfStartKind(WorkerKind):
         if python and not Path(python).expanduser().is_file():
             raise BackendApiError(f"Python {python} does not exist.")
         refuse_managed_options(split_args(settings["ExtraArgs"], "ExtraArgs"))
+        models = settings["ModelsFolder"].strip()
+        if "$" in models:  # ComfyUI passes base_path through os.path.expandvars
+            raise BackendApiError("ModelsFolder cannot hold a $: ComfyUI would read it as an environment variable.")
+        if models and not Path(models).expanduser().is_dir():
+            raise BackendApiError(f"ModelsFolder {models} is not a folder.")
+        check_environment(settings, _MANAGED_ENV)
         check_gpu_id(settings["GPU_ID"])
         check_port(settings["Port"])
         check_timeout(settings["StartTimeout"])
@@ -141,14 +213,29 @@ class ComfySelfStartKind(WorkerKind):
             return shutil.which("python3") or shutil.which("python") or "python3"
         return sys.executable
 
-    def launch(self, settings: Mapping[str, Any], port: int | None) -> LaunchPlan:
+    def launch(self, settings: Mapping[str, Any], port: int | None, files: WorkerFiles) -> LaunchPlan:
         assert port is not None
         script = Path(str(settings["StartScript"]).strip()).expanduser().resolve()
-        argv = [self.python_for(script, str(settings["Python"])), str(script),
-                "--listen", "127.0.0.1", "--port", str(port), *split_args(str(settings["ExtraArgs"]), "ExtraArgs")]
+        listen = "0.0.0.0" if settings.get("Listen") else "127.0.0.1"
+        argv = [self.python_for(script, str(settings["Python"])), str(script), "--listen", listen, "--port", str(port)]
+        written: dict[Path, str] = {}
+        models = str(settings.get("ModelsFolder") or "").strip()
+        if models:
+            written[files.model_paths] = model_paths_yaml(Path(models).expanduser().resolve())
+            argv += ["--extra-model-paths-config", str(files.model_paths)]
+        argv += split_args(str(settings["ExtraArgs"]), "ExtraArgs")
         base = f"http://127.0.0.1:{port}"
-        return LaunchPlan(argv=tuple(argv), cwd=script.parent, env=base_child_env(gpu_env(gpu_id(settings))),
-                          health_url=f"{base}/object_info", base_url=base)
+        # ComfyUI-Manager restarts a ComfyUI with this set by writing <it>.reboot and exiting with status 0
+        # (comfyui_manager/glob/manager_server.py, prestartup_script.py): the supervisor then starts it again
+        env = worker_env(settings, {"__COMFY_CLI_SESSION__": str(files.session)})
+        return LaunchPlan(argv=tuple(argv), cwd=script.parent, env=env, health_url=f"{base}/object_info",
+                          base_url=base, files=written, reboot_marker=files.reboot_marker)
+
+    def web_url(self, settings: Mapping[str, Any], port: int | None) -> str | None:
+        return f"http://127.0.0.1:{port}" if port else None
+
+    def listens_beyond_loopback(self, settings: Mapping[str, Any]) -> bool:
+        return bool(settings.get("Listen"))
 
     def free_request(self, settings: Mapping[str, Any], base_url: str | None, system_ram: bool,
                      port: int | None = None) -> tuple[str, dict[str, Any]] | None:
@@ -206,6 +293,9 @@ class ComfyApiKind(WorkerKind):
 
     def base_url(self, settings: Mapping[str, Any]) -> str:
         return str(settings["Address"]).strip().rstrip("/")
+
+    def web_url(self, settings: Mapping[str, Any], port: int | None) -> str | None:
+        return self.base_url(settings) or None
 
     def auto_restart(self, settings: Mapping[str, Any]) -> bool:
         return False

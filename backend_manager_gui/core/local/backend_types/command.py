@@ -9,19 +9,22 @@ from urllib.parse import urlsplit
 
 from ...errors import BackendApiError
 from ...models import BackendType, SettingSpec
-from . import (
-    LaunchPlan,
-    WorkerKind,
-    base_child_env,
+from . import LaunchPlan, WorkerFiles, WorkerKind
+from .common import (
+    AUTORESTART_SPEC,
+    ENVIRONMENT_SPEC,
+    GPU_SPEC,
+    PORT_SPEC,
+    SECRET_ENVIRONMENT_SPEC,
+    TIMEOUT_SPEC,
+    check_environment,
     check_gpu_id,
     check_port,
     check_timeout,
-    gpu_env,
     gpu_id,
-    parse_env_lines,
     split_args,
+    worker_env,
 )
-from .comfyui import _AUTORESTART_SPEC, _GPU_SPEC, _PORT_SPEC, _TIMEOUT_SPEC
 
 
 def _fill(text: str, port: int | None, gpus: str) -> str:
@@ -46,17 +49,7 @@ class CommandKind(WorkerKind):
                 name="WorkingDir", type="text", default="", browse="folder",
                 description="Folder to start it in. Empty = the app's data folder.", placeholder="/home/me/worker",
             ),
-            SettingSpec(
-                name="Environment", type="text", default="",
-                description="Extra environment variables, one KEY=VALUE per line.", placeholder="HF_HOME=/data/hf",
-            ),
-            SettingSpec(
-                name="SecretEnvironment", type="text", default="", is_secret=True,
-                description="Environment variables holding secrets (tokens), KEY=VALUE lines.\n"
-                            "Kept in the OS keyring, never written to plain files or logs.",
-                placeholder="HF_TOKEN=...",
-            ),
-            _GPU_SPEC, _PORT_SPEC,
+            ENVIRONMENT_SPEC, SECRET_ENVIRONMENT_SPEC, GPU_SPEC, PORT_SPEC,
             SettingSpec(
                 name="HealthURL", type="text", default="",
                 description="Ready when a GET of this URL answers 2xx ({port} is filled in).\n"
@@ -68,7 +61,7 @@ class CommandKind(WorkerKind):
                 description="Optional: POST here to make the worker free memory ({port} is filled in).",
                 placeholder="http://127.0.0.1:{port}/free",
             ),
-            _AUTORESTART_SPEC, _TIMEOUT_SPEC,
+            AUTORESTART_SPEC, TIMEOUT_SPEC,
         ),
     )
 
@@ -82,8 +75,7 @@ class CommandKind(WorkerKind):
         wd = settings["WorkingDir"].strip()
         if wd and not Path(wd).expanduser().is_dir():
             raise BackendApiError(f"WorkingDir {wd} is not a folder.")
-        parse_env_lines(settings["Environment"], "Environment")
-        parse_env_lines(settings["SecretEnvironment"], "SecretEnvironment")
+        check_environment(settings)
         check_gpu_id(settings["GPU_ID"])
         check_port(settings["Port"])
         for name in ("HealthURL", "FreeMemoryURL"):
@@ -92,16 +84,22 @@ class CommandKind(WorkerKind):
                 raise BackendApiError(f"{name} must be an http:// URL.")
         check_timeout(settings["StartTimeout"])
 
-    def launch(self, settings: Mapping[str, Any], port: int | None) -> LaunchPlan:
+    def launch(self, settings: Mapping[str, Any], port: int | None, files: WorkerFiles) -> LaunchPlan:
         gpus = gpu_id(settings)
         argv = [_fill(a, port, gpus) for a in split_args(str(settings["Command"]), "Command")]
-        env = dict(gpu_env(gpus))
-        env.update(parse_env_lines(str(settings["Environment"]), "Environment"))
-        env.update(parse_env_lines(str(settings.get("SecretEnvironment") or ""), "SecretEnvironment"))
         wd = str(settings["WorkingDir"]).strip()
         health = _fill(str(settings["HealthURL"]).strip(), port, gpus) or None
         return LaunchPlan(argv=tuple(argv), cwd=Path(wd).expanduser() if wd else None,
-                          env=base_child_env(env), health_url=health, base_url=None)
+                          env=worker_env(settings), health_url=health, base_url=None)
+
+    def web_url(self, settings: Mapping[str, Any], port: int | None) -> str | None:
+        """The server behind HealthURL (its scheme, host and port), when there is one: a program that answers
+        HTTP may well have a page there; one without a HealthURL may speak no HTTP at all."""
+        health = _fill(str(settings.get("HealthURL") or "").strip(), port, gpu_id(settings))
+        parts = urlsplit(health)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            return None
+        return f"{parts.scheme}://{parts.netloc}"
 
     def free_request(self, settings: Mapping[str, Any], base_url: str | None, system_ram: bool,
                      port: int | None = None) -> tuple[str, dict[str, Any]] | None:
