@@ -254,6 +254,28 @@ def test_add_menu_lists_standard_types_first_and_opens_the_new_backend(loop, qtb
         assert [b.id for b in window.selected_backends()] == [6]
 
 
+def test_cancel_right_after_add_removes_the_new_backend_from_the_server(loop, qtbot, tmp_path):
+    """Issue 12 item 2: the server made the backend before its dialog opened; Cancel leaves no untitled row."""
+    with swarm_window(loop, qtbot, tmp_path) as (window, fake):
+        act = next(a for a in window.add_menu.actions() if a.text() == "ComfyUI Self-Starting")
+        act.trigger()
+        until(loop, lambda: _edit_dialog(window) is not None, what="the new backend's edit dialog")
+        assert len(fake.backends) == 7
+        _edit_dialog(window).cancel_button.click()
+        until(loop, lambda: window.backends_model.rowCount() == 6, what="the cancelled backend gone")
+        assert sorted(fake.backends) == [0, 1, 2, 3, 4, 5] and fake.calls["deletebackend"] == 1
+        assert window.message_bar.text() == ""
+        # Edit → Cancel of a backend that was there before deletes nothing
+        window.select_backends([4])
+        window.act_edit.trigger()
+        until(loop, lambda: _edit_dialog(window) is not None)
+        _edit_dialog(window).cancel_button.click()
+        until(loop, lambda: _edit_dialog(window) is None and window.act_edit.isEnabled())
+        run(loop, window.poller.refresh())
+        assert len(fake.backends) == 6 and fake.calls["deletebackend"] == 1
+        assert window.backends_model.rowCount() == 6
+
+
 def test_advanced_type_warns_before_adding(loop, tmp_path, qtbot):
     from tests.gui.window_helpers import answer_box
 
@@ -269,7 +291,9 @@ def test_advanced_type_warns_before_adding(loop, tmp_path, qtbot):
         until(loop, lambda: _edit_dialog(window) is not None)
         assert len(fake.backends) == 7
         _edit_dialog(window).cancel_button.click()
-        until(loop, lambda: window.backends_model.rowCount() == 7)
+        # Cancel right after Add takes the Add back (issue 12 item 2)
+        until(loop, lambda: window.backends_model.rowCount() == 6)
+        assert len(fake.backends) == 6
 
 
 def test_duplicate_copies_settings_onto_the_next_gpu(loop, qtbot, tmp_path):

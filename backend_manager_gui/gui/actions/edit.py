@@ -39,7 +39,8 @@ async def edit_backend(ctx: ActionContext, backend: Backend) -> Backend | None:
 
 
 async def add_backend(ctx: ActionContext, btype: BackendType, *, edit: bool = True) -> Backend | None:
-    """Add a backend of ``btype`` (asking first for an advanced type), then open it in the edit dialog."""
+    """Add a backend of ``btype`` (asking first for an advanced type), then open it in the edit dialog; Cancel there
+    deletes it again. The saved backend, or None when nothing was added."""
     if not btype.is_standard:
         description = btype.description.strip()
         ok = await ask(
@@ -58,9 +59,23 @@ async def add_backend(ctx: ActionContext, btype: BackendType, *, edit: bool = Tr
         return None
     await ctx.refresh()
     ctx.view.select_backends([new.id])
-    if edit:
-        return await edit_backend(ctx, ctx.model.backend(new.id) or new) or new
-    return new
+    if not edit:
+        return new
+    edited = await edit_backend(ctx, ctx.model.backend(new.id) or new)
+    if edited is None:
+        # Cancel on a backend that was just added takes the Add back: nothing half set up is left behind
+        await _take_back(ctx, new, btype)
+    return edited
+
+
+async def _take_back(ctx: ActionContext, new: Backend, btype: BackendType) -> None:
+    try:
+        await ctx.service.delete_backend(new.id)
+    except BackendServiceError as exc:
+        ctx.message_bar.show_error(
+            f"Could not remove the new {btype.name} backend (#{new.id}) after Cancel: {describe_error(exc, ctx.where)}"
+        )
+    await ctx.refresh()
 
 
 def fill_add_menu(ctx: ActionContext, menu: QMenu) -> None:
