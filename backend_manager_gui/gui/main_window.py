@@ -361,18 +361,28 @@ class MainWindow(QMainWindow):
 
     def _update_status_text(self) -> None:
         where = self.service.location
-        if self.poller.reachable:
-            if self.poller.last_snapshot is None:
-                text = f"Connecting to {where}…"
-            else:
-                text = f"Connected to {where} — {status_summary(self.backends_model.backends().values())}"
-        else:
-            due = self.poller.next_poll_at
+        poller = self.poller
+        failed, total = poller.failing_calls
+        tooltip = ""
+        if poller.unreachable:
+            due = poller.next_poll_at
             seconds = 0 if due is None else max(0, round(due - asyncio.get_event_loop().time()))
             text = f"Cannot reach {where} — retrying in {seconds} s" if seconds else f"Cannot reach {where} — retrying now…"
-            if self.poller.last_error is not None:
-                self.status_label.setToolTip(str(self.poller.last_error))
+            if poller.last_error is not None:
+                tooltip = describe_error(poller.last_error, where)
+        elif poller.last_snapshot is None:
+            text = f"Connecting to {where}…"
+        else:
+            summary = status_summary(self.backends_model.backends().values())
+            if failed:
+                # a server that fails now and then still works: not "Cannot reach" while most calls get through
+                text = f"Connected to {where} — some calls failing ({failed} of the last {total}) — {summary}"
+                if poller.last_failure is not None:
+                    tooltip = f"The latest failure: {describe_error(poller.last_failure, where)}"
+            else:
+                text = f"Connected to {where} — {summary}"
         self.status_label.setText(text)
+        self.status_label.setToolTip(tooltip)
         if self.tray is not None:
             self.tray.setToolTip(f"Backend Manager\n{text}")
 

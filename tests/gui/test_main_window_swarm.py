@@ -431,3 +431,66 @@ def test_an_empty_table_says_what_to_do(loop, qtbot, tmp_path):
         assert win.empty_label.isVisible() and "No backend matches “zzz”" in win.empty_label.text()
         qtbot.keyClick(win.filter_edit, Qt.Key.Key_Escape)
         assert win.filter_edit.text() == "" and not win.empty_label.isVisible()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_a_server_that_cannot_be_reached_is_said_once(loop, qtbot, tmp_path):
+    """Issue 12 item 3: not "Cannot reach X: Cannot reach X: connection refused"."""
+    gc.collect()
+    url = f"http://127.0.0.1:{_free_port()}"
+    window = MainWindow(RemoteService(url, timeout=2.0), settings=temp_settings(tmp_path), poll_interval=0.3,
+                        max_poll_interval=1.0)
+    qtbot.addWidget(window)
+    try:
+        window.show()
+        until(loop, lambda: window.message_bar.text() != "", what="the message that the server cannot be reached")
+        first_line = window.message_bar.text().splitlines()[0]
+        assert first_line == f"Cannot reach {url}: connection refused (is the server running on that port?)."
+        assert status_text(window).startswith(f"Cannot reach {url} — retrying")
+    finally:
+        run(loop, window.shutdown())
+
+
+def test_an_http_500_is_called_what_it_is_and_nothing_claims_success(loop, qtbot, tmp_path):
+    """Issue 12 item 3: the server answered HTTP 500 to RestartBackends; no "Restarted 0 backends." beside it."""
+    with swarm_window(loop, qtbot, tmp_path) as (window, fake):
+        fake.fault = "http500"
+        window.select_backends([0])
+        window.act_restart.trigger()
+        until(loop, lambda: window.message_bar.text() != "", what="the failure in the message bar")
+        until(loop, lambda: not window.backends_model.is_busy(0), what="the restart to be over")
+        assert "Restarted" not in window.statusBar().currentMessage()
+        assert window.message_bar.text() == (
+            f"Could not restart “Big GPU” (#0): The server at {fake.url} answered HTTP 500 to RestartBackends."
+        )
+        window.table.clearSelection()
+        window.act_restart_all.trigger()
+        until(loop, lambda: "restart all backends" in window.message_bar.text())
+        until(loop, lambda: not window.backends_model.is_busy(0))
+        assert "Restarted" not in window.statusBar().currentMessage()
+
+
+def test_a_server_failing_one_call_in_three_is_connected_with_some_calls_failing(loop, qtbot, tmp_path):
+    """Issue 12 item 3: while most calls succeed the status bar says so, never "Cannot reach"."""
+    with swarm_window(loop, qtbot, tmp_path) as (window, fake):
+        fake.fault = "every_third"
+        seen: set[str] = set()
+
+        def watch() -> bool:
+            seen.add(status_text(window))
+            return window.poller.polls >= 10 and fake.faults_served >= 4
+
+        until(loop, watch, timeout=20, what="ten polls against a server failing every third request")
+        unreachable = sorted(t for t in seen if t.startswith("Cannot reach"))
+        assert not unreachable, unreachable
+        failing = [t for t in seen if "some calls failing" in t]
+        assert failing, seen
+        assert any(t.startswith(f"Connected to {fake.url} — some calls failing (") and " of the last " in t
+                   for t in failing)
