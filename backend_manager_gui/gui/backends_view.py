@@ -5,15 +5,26 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from PySide6.QtCore import QItemSelectionModel, Qt
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtCore import (
+    QEvent,
+    QItemSelectionModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    Qt,
+)
+from PySide6.QtGui import QAction, QHelpEvent, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QApplication,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QLineEdit,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
     QTableView,
+    QToolTip,
     QVBoxLayout,
     QWidget,
 )
@@ -36,6 +47,34 @@ EMPTY_HERE = ("No backends yet.\n\n"
               "Add → ComfyUI by URL: watches a ComfyUI you start yourself.\n"
               "Backends → One backend per GPU: one self-starting ComfyUI for each NVIDIA GPU.")
 EMPTY_SERVER = "This server has no backends yet.\n\nAdd one with Add (the types are the server's)."
+
+
+class CutTextTooltips(QStyledItemDelegate):
+    """A cell whose text is cut ("Remote LLM (Op…") shows the whole text as its tooltip, unless the model has a
+    tooltip of its own for it. Painting is Qt's own: only the tooltip event comes to Python."""
+
+    def helpEvent(self, event: QHelpEvent, view: QAbstractItemView, option: QStyleOptionViewItem,
+                  index: QModelIndex | QPersistentModelIndex) -> bool:
+        if (event is not None and event.type() == QEvent.Type.ToolTip and index.isValid()
+                and not index.data(Qt.ItemDataRole.ToolTipRole)):
+            text = self.cut_text(option, index, view)
+            if text:
+                QToolTip.showText(event.globalPos(), text, view)
+                return True
+        return super().helpEvent(event, view, option, index)
+
+    def cut_text(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex,
+                 view: QWidget | None) -> str:
+        """The cell's whole text when the cell is too narrow for it (the view draws it cut), else ""."""
+        opt = QStyleOptionViewItem(option)
+        self.initStyleOption(opt, index)
+        if not opt.text:
+            return ""
+        style = view.style() if view is not None else QApplication.style()
+        rect = style.subElementRect(QStyle.SubElement.SE_ItemViewItemText, opt, view)
+        # the margin Qt's item painting keeps on each side of the text (QCommonStyle's viewItemDrawText)
+        margin = style.pixelMetric(QStyle.PixelMetric.PM_FocusFrameHMargin, None, view) + 1
+        return opt.text if opt.fontMetrics.horizontalAdvance(opt.text) > rect.width() - 2 * margin else ""
 
 
 class BackendsView(QWidget):
@@ -88,11 +127,13 @@ class BackendsView(QWidget):
         table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         header = table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        # why a backend is in its state is read at a glance beside its status, and takes the spare width;
-        # long texts (model file names, URLs in messages) keep both ends when cut
+        # why a backend is in its state is read at a glance beside its status, and takes the spare width
         header.setStretchLastSection(False)
         header.moveSection(header.visualIndex(Column.DETAILS), header.visualIndex(Column.STATUS) + 1)
-        table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        # a cut text keeps its start ("not set up yet: Start…", not "no…starting"); the tooltip has it whole
+        table.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.tooltips = CutTextTooltips(table)
+        table.setItemDelegate(self.tooltips)
         for col, width in COLUMN_WIDTHS:
             header.resizeSection(col, width)
         # an empty table says what to do next, instead of looking broken (first start, or a filter hiding all)

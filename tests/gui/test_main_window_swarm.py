@@ -7,6 +7,7 @@ import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import pytest
 from PySide6.QtCore import Qt
 
 from backend_manager_gui.core.remote import RemoteService
@@ -494,3 +495,40 @@ def test_a_server_failing_one_call_in_three_is_connected_with_some_calls_failing
         assert failing, seen
         assert any(t.startswith(f"Connected to {fake.url} — some calls failing (") and " of the last " in t
                    for t in failing)
+
+
+def _tooltip_at(loop, window: MainWindow, backend_id: int, col: Column) -> str:
+    """What hovering over a cell shows (the real tooltip event through the view), "" for none."""
+    from PySide6.QtCore import QEvent
+    from PySide6.QtGui import QHelpEvent
+    from PySide6.QtWidgets import QApplication, QToolTip
+
+    QToolTip.hideText()
+    until(loop, lambda: not QToolTip.isVisible(), what="the last tooltip gone")
+    source = window.backends_model.index(window.backends_model.row_of(backend_id), col)
+    rect = window.table.visualRect(window.proxy.mapFromSource(source))
+    viewport = window.table.viewport()
+    pos = rect.center()
+    QApplication.sendEvent(viewport, QHelpEvent(QEvent.Type.ToolTip, pos, viewport.mapToGlobal(pos)))
+    return QToolTip.text() if QToolTip.isVisible() else ""
+
+
+@pytest.mark.qt_log_ignore("^This plugin does not support raise")  # the offscreen plugin, when a tooltip shows
+def test_cut_texts_keep_their_start_and_show_whole_in_a_tooltip(loop, qtbot, tmp_path):
+    """Issue 12 item 5: not "Remote LL…enAI API)" or "7 hours…ute ago"."""
+    fake = FakeSwarm()
+    llm = fake.add("simpleremotellm", status="running", title="Chat")
+    idle = fake.add("comfyui_api", status="idle", title="Idle one")
+    fake.backends[llm].update(seconds_since_used=7 * 3600 + 60, time_since_used="7 hours 1 minute ago")
+    fake.backends[idle].update(seconds_since_used=200, time_since_used="3 minutes 20 seconds ago")
+    with swarm_window(loop, qtbot, tmp_path, fake=fake) as (window, fake):
+        header = window.table.horizontalHeader()
+        header.resizeSection(Column.TYPE, 120)  # "Remote LLM (OpenAI API)" does not fit
+        settle(loop, 0.1)
+        assert _tooltip_at(loop, window, llm, Column.TYPE) == "Remote LLM (OpenAI API)"
+        assert _tooltip_at(loop, window, idle, Column.TITLE) == ""  # a text that fits needs no tooltip
+        # Last used is short; the service's own words are its tooltip
+        assert row_text(window, llm, Column.LAST_USED) == "7 h ago"
+        assert row_text(window, idle, Column.LAST_USED) == "3 min ago"
+        assert _tooltip_at(loop, window, llm, Column.LAST_USED) == "7 hours 1 minute ago"
+        assert window.table.textElideMode() == Qt.TextElideMode.ElideRight  # a cut text keeps its start
