@@ -134,8 +134,8 @@ class BackendsView(QWidget):
         table.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.tooltips = CutTextTooltips(table)
         table.setItemDelegate(self.tooltips)
-        for col, width in COLUMN_WIDTHS:
-            header.resizeSection(col, width)
+        self._header = header
+        self.reset_column_widths()
         # an empty table says what to do next, instead of looking broken (first start, or a filter hiding all)
         self.empty_label = QLabel(table.viewport())
         self.empty_label.setObjectName("empty_hint")
@@ -150,6 +150,11 @@ class BackendsView(QWidget):
         return table
 
     # ---- the columns each kind of service fills -------------------------------------------------
+    def reset_column_widths(self) -> None:
+        """The starting widths (a stretching column keeps taking the spare width)."""
+        for col, width in COLUMN_WIDTHS:
+            self._header.resizeSection(col, width)
+
     def show_columns_for(self, embedded: bool) -> None:
         self.embedded = embedded
         for col in LOCAL_ONLY_COLUMNS:

@@ -306,8 +306,10 @@ class MainWindow(QMainWindow):
         self.message_bar.dismiss()
         self._update_count()
         was_embedded = is_embedded(old)
+        self._save_header()  # the widths the person chose for the kind of connection being left
         self.ctx.reset(service, profile, self._new_poller(service))
         self._attach(service)
+        self._restore_header()
         if self.is_embedded and not was_embedded:
             self.gpu_dock.show()  # hidden while on a server, which has no GPU report
         self.backend_actions.update()
@@ -494,11 +496,27 @@ class MainWindow(QMainWindow):
             # the table is what people come for: the docks start low
             self.resizeDocks([self.log_dock], [190], Qt.Orientation.Vertical)
             self.resizeDocks([self.log_dock, self.gpu_dock], [780, 400], Qt.Orientation.Horizontal)
-        header = self.settings.value("table/header")
+        self._restore_header()
+        # restoreState may have brought back docks this service cannot use
+        self._apply_service_layout()
+
+    def _header_key(self) -> str:
+        """Column widths are kept per kind of connection: a server's Model column, this computer's GPU and Port."""
+        return f"table/header/{'local' if self.is_embedded else 'server'}"
+
+    def _save_header(self) -> None:
+        self.settings.setValue(self._header_key(), self.table.horizontalHeader().saveState())
+
+    def _restore_header(self) -> None:
+        """The columns as the person last left them for this kind of connection, else the starting widths."""
+        header = self.settings.value(self._header_key())
         if isinstance(header, QByteArray) and not header.isEmpty():
             self.table.horizontalHeader().restoreState(header)
-        # restoreState may have brought back columns and docks this service cannot fill
-        self._apply_service_layout()
+            # restoreState may have brought back columns and resize modes this service cannot fill
+            self._apply_service_layout()
+        else:
+            self._apply_service_layout()  # the stretching column first: a stretched width is no width to keep
+            self.view.reset_column_widths()
 
     def _apply_service_layout(self) -> None:
         embedded = self.is_embedded
@@ -510,7 +528,7 @@ class MainWindow(QMainWindow):
     def _save_layout(self) -> None:
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.setValue("window/state", self.saveState())
-        self.settings.setValue("table/header", self.table.horizontalHeader().saveState())
+        self._save_header()
         self.settings.sync()
 
 
