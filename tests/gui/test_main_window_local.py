@@ -211,3 +211,21 @@ def test_cancel_right_after_add_leaves_nothing_behind(loop, qtbot, tmp_path):
         run(loop, window.poller.refresh())
         assert [b.title for b in run(loop, service.list_backends()).values()] == ["Kept"]
         assert window.backends_model.rowCount() == 1
+
+
+def test_free_vram_on_a_worker_without_a_free_memory_url_says_so(loop, qtbot, tmp_path):
+    """Issue 12 item 8: not "Nothing to free: no running backend held GPU memory" for a running worker."""
+    with local_window(loop, qtbot, tmp_path, workers=0) as (window, service):
+        b = run(loop, service.add_backend("command"))
+        code = "import time; time.sleep(600)"
+        run(loop, service.edit_backend(b.id, "Plain", {"Command": f'"{sys.executable}" -c "{code}"'}))
+        until(loop, lambda: window.backends_model.rowCount() == 1 and row_text(window, b.id, Column.STATUS) == "Running",
+              timeout=30, what="the worker running")
+        window.select_backends([b.id])
+        window.act_free.trigger()
+        until(loop, lambda: window.message_bar.text() != "", what="what Free VRAM did")
+        assert window.message_bar.text() == (
+            f"Could not free memory of “Plain” (#{b.id}): This worker has no free-memory URL: set FreeMemoryURL in "
+            "its settings to let the manager ask it to free memory."
+        )
+        assert "Freed" not in window.statusBar().currentMessage()
