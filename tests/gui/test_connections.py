@@ -248,3 +248,34 @@ def test_column_widths_are_kept_per_kind_of_connection(loop, qtbot, tmp_path: Pa
     finally:
         run(loop, again.shutdown())
         run(loop, fake.stop())
+
+
+def _text_area_width(edit) -> int:
+    """The width a QLineEdit has for its text: its contents rect less its text margins and its own 2 px a side."""
+    from PySide6.QtWidgets import QStyle, QStyleOptionFrame
+
+    opt = QStyleOptionFrame()
+    edit.initStyleOption(opt)
+    rect = edit.style().subElementRect(QStyle.SubElement.SE_LineEditContents, opt, edit)
+    margins = edit.textMargins()
+    return rect.width() - margins.left() - margins.right() - 2 * 2
+
+
+def test_connect_dialog_fields_show_their_placeholders_and_an_address_whole(qtbot):
+    """Issue 12 item 9: the URL field barely fit and the token placeholder was cut off."""
+    from PySide6.QtWidgets import QWidget
+
+    parent = QWidget()
+    qtbot.addWidget(parent)
+    for has_token in (False, True):
+        dialog = ConnectDialog(parent, ConnectionProfile(ConnectionKind.SERVER, "http://192.168.100.200:7801"),
+                               has_token=has_token)
+        dialog.show()
+        qtbot.waitExposed(dialog)
+        for edit in (dialog.url_edit, dialog.token_edit):
+            needed = edit.fontMetrics().horizontalAdvance(edit.placeholderText())
+            assert needed <= _text_area_width(edit), (edit.placeholderText(), needed, _text_area_width(edit))
+        url = dialog.url_edit
+        assert url.fontMetrics().horizontalAdvance("https://swarm-server.example.org:7801") <= _text_area_width(url)
+        dialog.close()
+        dialog.deleteLater()
