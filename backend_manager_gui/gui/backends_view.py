@@ -42,11 +42,9 @@ from .backends_model import (
 #: Starting widths; the header's saved state replaces them once the person has resized.
 COLUMN_WIDTHS = ((Column.ID, 40), (Column.TITLE, 170), (Column.TYPE, 150), (Column.STATUS, 100), (Column.DETAILS, 260),
                  (Column.ENABLED, 64), (Column.MODEL, 220), (Column.LAST_USED, 120), (Column.GPU, 44), (Column.PORT, 64))
-EMPTY_HERE = ("No backends yet.\n\n"
-              "Add → ComfyUI (self-starting): runs a ComfyUI on one of your GPUs (point it at its main.py).\n"
-              "Add → ComfyUI by URL: watches a ComfyUI you start yourself.\n"
-              "Backends → One backend per GPU: one self-starting ComfyUI for each NVIDIA GPU.")
-EMPTY_SERVER = "This server has no backends yet.\n\nAdd one with Add (the types are the server's)."
+#: The empty table's hint; the Add menu's entries (the service's own types) go between its first and last line.
+EMPTY_HERE = ("No backends yet.", "Backends → One backend per GPU: one self-starting ComfyUI for each NVIDIA GPU.")
+EMPTY_SERVER = ("This server has no backends yet.", "")
 
 
 class CutTextTooltips(QStyledItemDelegate):
@@ -88,6 +86,8 @@ class BackendsView(QWidget):
         #: set by the window: a first snapshot has arrived / the service runs workers here
         self.loaded = False
         self.embedded = False
+        #: (name, what it is) of each standard entry of the Add menu, for the empty table's hint
+        self._add_choices: list[tuple[str, str]] = []
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         # above the table, not in the toolbar: a narrow window must not push the filter into an overflow menu
@@ -168,6 +168,18 @@ class BackendsView(QWidget):
         header.setSectionResizeMode(stretch, QHeaderView.ResizeMode.Stretch)
 
     # ---- filter, count and the empty table's hint -----------------------------------------------
+    def set_add_choices(self, choices: Iterable[tuple[str, str]]) -> None:
+        """The Add menu's standard entries, (name, what it is), as the service describes its types."""
+        self._add_choices = list(choices)
+        self.update_count()
+
+    def empty_hint(self) -> str:
+        first, last = EMPTY_HERE if self.embedded else EMPTY_SERVER
+        lines = [f"Add → {name}: {what}" if what else f"Add → {name}" for name, what in self._add_choices]
+        if not lines:
+            lines = ["Add one with Add."]
+        return "\n".join([first, "", *lines, *([last] if last else [])])
+
     def focus_filter(self) -> None:
         self.filter_edit.setFocus()
         self.filter_edit.selectAll()
@@ -190,7 +202,7 @@ class BackendsView(QWidget):
             if total and needle:
                 text = f"No backend matches “{needle}”. Clear the filter (Esc) to see all {total}."
             elif not total:
-                text = EMPTY_HERE if self.embedded else EMPTY_SERVER
+                text = self.empty_hint()
         self.empty_label.setText(text)
         self.empty_label.setVisible(bool(text))
 

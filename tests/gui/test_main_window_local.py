@@ -169,8 +169,14 @@ def test_delete_then_one_backend_per_gpu(loop, qtbot, tmp_path):
 def test_first_start_with_no_backends_explains_how_to_add_one(loop, qtbot, tmp_path):
     with local_window(loop, qtbot, tmp_path, workers=0) as (window, _service):
         until(loop, lambda: window.empty_label.isVisible())
+        until(loop, lambda: "Custom GPU worker" in window.empty_label.text(), what="the third Add choice in the hint")
         text = window.empty_label.text()
         assert text.startswith("No backends yet.") and "ComfyUI (self-starting)" in text and "main.py" in text
+        # every entry of the Add menu, named as the menu names it (issue 12 item 14)
+        standard = [a.text() for a in window.add_menu.actions() if not a.isSeparator() and a.menu() is None]
+        assert standard == ["ComfyUI (self-starting)", "ComfyUI by URL", "Custom GPU worker"]
+        for name in standard:
+            assert f"Add → {name}: " in text
 
 
 def _edit_dialog(window: MainWindow):

@@ -424,6 +424,8 @@ def test_an_empty_table_says_what_to_do(loop, qtbot, tmp_path):
     with swarm_window(loop, qtbot, tmp_path, fake=FakeSwarm()) as (win, empty):
         until(loop, lambda: win.empty_label.isVisible())
         assert win.empty_label.text().startswith("This server has no backends yet.")
+        # the server's own Add choices, as the Add menu names them
+        until(loop, lambda: "Add → ComfyUI Self-Starting: " in win.empty_label.text())
         empty.add("comfyui_api", status="running", title="First")
         until(loop, lambda: win.backends_model.rowCount() == 1)
         assert not win.empty_label.isVisible()

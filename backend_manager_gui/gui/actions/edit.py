@@ -78,10 +78,16 @@ async def _take_back(ctx: ActionContext, new: Backend, btype: BackendType) -> No
     await ctx.refresh()
 
 
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else ""
+
+
 def fill_add_menu(ctx: ActionContext, menu: QMenu) -> None:
-    """One entry per type the service offers: standard ones first, advanced ones in a submenu."""
+    """One entry per type the service offers: standard ones first, advanced ones in a submenu. The empty table's
+    hint names the same standard entries."""
     menu.clear()
     types = list(ctx.types.values())
+    ctx.view.set_add_choices([(t.name, _first_line(t.description)) for t in types if t.is_standard])
     if not types:
         placeholder = menu.addAction("Reading backend types…")
         placeholder.setEnabled(False)
@@ -104,7 +110,7 @@ def _add_type_action(ctx: ActionContext, menu: QMenu, btype: BackendType) -> Non
     act = menu.addAction(btype.name)
     act.setObjectName(f"add_{btype.id}")
     act.setData(btype.id)
-    first_line = btype.description.strip().splitlines()[0] if btype.description.strip() else ""
+    first_line = _first_line(btype.description)
     act.setToolTip(first_line or btype.id)
     act.setStatusTip(first_line)
     act.triggered.connect(lambda _checked=False, t=btype: ctx.spawn(add_backend(ctx, t), f"Add {t.name}"))
