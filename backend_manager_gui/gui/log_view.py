@@ -15,7 +15,7 @@ from collections import deque
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Qt, QTimer, QUrl, Signal
-from PySide6.QtGui import QDesktopServices, QFontDatabase, QTextCursor, QTextOption
+from PySide6.QtGui import QDesktopServices, QFontDatabase, QTextCursor
 from PySide6.QtWidgets import (
     QCheckBox,
     QDockWidget,
@@ -46,51 +46,13 @@ class _RecordBridge(QObject):
     record_logged = Signal(str)
 
 
-#: A person's name for where a record comes from, by logger name (a module path means nothing to them).
-SOURCES = {
-    "backend_manager_gui": "app",
-    "backend_manager_gui.remote": "server",
-    "backend_manager_gui.gui.poller": "refresh",
-    "backend_manager_gui.gui.dialogs": "edit",
-    "backend_manager_gui.gui.actions.context": "action",
-    "backend_manager_gui.gui.main_window": "window",
-    "backend_manager_gui.gui.connections": "connect",
-    "backend_manager_gui.gui.gpu_view": "GPUs",
-    "backend_manager_gui.core.local.manager": "manager",
-    "backend_manager_gui.core.local.process": "worker",
-    "backend_manager_gui.core.secrets": "keyring",
-}
-
-
-def source_name(logger: str) -> str:
-    """``backend_manager_gui.remote`` -> ``server``; another logger -> its last part (``core.local.ports`` -> ``ports``)."""
-    known = SOURCES.get(logger)
-    if known is not None:
-        return known
-    return logger.rsplit(".", 1)[-1].replace("_", " ") or logger
-
-
-class LogFormatter(logging.Formatter):
-    """``14:02:03 server: POST …/API/ListBackends -> HTTP 500 in 3 ms``; warnings and errors say so after the source."""
-
-    def __init__(self) -> None:
-        super().__init__("%(asctime)s %(source)s: %(message)s", "%H:%M:%S")
-
-    def format(self, record: logging.LogRecord) -> str:
-        source = source_name(record.name)
-        if record.levelno >= logging.WARNING:
-            source = f"{source} {record.levelname.lower()}"
-        record.source = source
-        return super().format(record)
-
-
 class QtLogHandler(logging.Handler):
     """A logging handler that emits each formatted record through ``bridge.record_logged``."""
 
     def __init__(self, bridge: _RecordBridge, level: int = logging.INFO) -> None:
         super().__init__(level)
         self.bridge = bridge
-        self.setFormatter(LogFormatter())
+        self.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S"))
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
@@ -136,9 +98,7 @@ class LogDock(QDockWidget):
         self.text = QPlainTextEdit()
         self.text.setReadOnly(True)
         self.text.setMaximumBlockCount(MAX_BLOCKS)
-        # long lines wrap: unwrapped, following the newest line scrolled the view sideways (lines began mid-word)
-        self.text.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
-        self.text.setWordWrapMode(QTextOption.WrapMode.WrapAtWordBoundaryOrAnywhere)
+        self.text.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
         self.text.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
         column.addWidget(self.text, 1)
         self.setWidget(body)
