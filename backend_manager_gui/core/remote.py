@@ -393,7 +393,7 @@ class RemoteService:
         status = response.status_code
         if status >= 500:
             done(f"HTTP {status}", logging.INFO)
-            raise ServiceUnavailable(f"{self._base} is not working right now: it answered HTTP {status} to {route}.")
+            raise ServiceUnavailable(f"The server at {self._base} answered HTTP {status} to {route}.")
         if decode is not None and status == 200:
             try:
                 fast = await decode(content)

@@ -355,7 +355,7 @@ class BackendsModel(QAbstractTableModel):
     def _make_row(self, b: Backend) -> _Row:
         # runs for every new or changed backend (5,000 on a first load): plain locals, no enum indexing
         gpu, port = self._details(b) if self._details is not None else (gpu_text(b.settings), "")
-        last_used = b.time_since_used or ""
+        last_used = short_time_since(b.seconds_since_used, b.time_since_used)
         title = b.title or self._type_names.get(b.type, b.type)
         type_name = self._type_names.get(b.type, b.type)
         status_text = STATUS_TEXT.get(b.status) or b.status.value
@@ -456,6 +456,8 @@ class BackendsModel(QAbstractTableModel):
                 return _italic()
             if role == _FOREGROUND:
                 return _placeholder_brush()
+        if col == _COL_LAST_USED and role == _TOOLTIP:
+            return row.backend.time_since_used  # the service's own words ("7 hours 1 minute ago"); the cell is short
         if col == _COL_URL and role == _TOOLTIP and row.link is not None:
             return f"{row.link.url}\n{row.link.hint}" if row.link.hint else f"{row.link.url}\nDouble-click to open it"
         if col == _COL_DETAILS:
@@ -489,6 +491,7 @@ _COLUMN_COUNT = len(Column)
 _COL_ID, _COL_TITLE, _COL_STATUS, _COL_ENABLED, _COL_PORT, _COL_DETAILS, _COL_URL = (
     int(Column.ID), int(Column.TITLE), int(Column.STATUS), int(Column.ENABLED), int(Column.PORT), int(Column.DETAILS),
     int(Column.URL))
+_COL_LAST_USED = int(Column.LAST_USED)
 _DISPLAY = Qt.ItemDataRole.DisplayRole
 _CHECK = Qt.ItemDataRole.CheckStateRole
 _DECORATION = Qt.ItemDataRole.DecorationRole
@@ -524,6 +527,21 @@ def _placeholder_brush() -> QBrush:
 
 _NEVER = float("inf")
 _LEADING_NUMBER = re.compile(r"\d{1,18}")
+
+
+def short_time_since(seconds: float | None, text: str | None) -> str:
+    """The Last used cell: "just now", "3 min ago", "7 h ago", "2 d ago", "Never" (the service's own long words,
+    "7 hours 1 minute ago", go in the tooltip); the service's text when it gave no seconds."""
+    if seconds is None or seconds < 0 or (text is not None and text.strip().lower() == "never"):
+        return text or ""  # a server that never used it sends 0 seconds and "Never"
+    s = int(seconds)
+    if s < 60:
+        return "just now"
+    if s < 3600:
+        return f"{s // 60} min ago"
+    if s < 86400:
+        return f"{s // 3600} h ago"
+    return f"{s // 86400} d ago"
 
 
 @lru_cache(maxsize=4096)  # GPU and port texts repeat across thousands of rows

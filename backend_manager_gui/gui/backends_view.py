@@ -5,15 +5,26 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from PySide6.QtCore import QItemSelectionModel, Qt
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtCore import (
+    QEvent,
+    QItemSelectionModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    Qt,
+)
+from PySide6.QtGui import QAction, QHelpEvent, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QApplication,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QLineEdit,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
     QTableView,
+    QToolTip,
     QVBoxLayout,
     QWidget,
 )
@@ -32,11 +43,37 @@ from .backends_model import (
 COLUMN_WIDTHS = ((Column.ID, 40), (Column.TITLE, 170), (Column.TYPE, 150), (Column.STATUS, 100), (Column.DETAILS, 260),
                  (Column.ENABLED, 64), (Column.MODEL, 220), (Column.LAST_USED, 120), (Column.GPU, 130), (Column.PORT, 64),
                  (Column.QUEUE, 165), (Column.URL, 170))
-EMPTY_HERE = ("No backends yet.\n\n"
-              "Add → ComfyUI (self-starting): runs a ComfyUI on one of your GPUs (point it at its main.py).\n"
-              "Add → ComfyUI by URL: watches a ComfyUI you start yourself.\n"
-              "Backends → One backend per GPU: one self-starting ComfyUI for each NVIDIA GPU.")
-EMPTY_SERVER = "This server has no backends yet.\n\nAdd one with Add (the types are the server's)."
+#: The empty table's hint; the Add menu's entries (the service's own types) go between its first and last line.
+EMPTY_HERE = ("No backends yet.", "Backends → One backend per GPU: one self-starting ComfyUI for each NVIDIA GPU.")
+EMPTY_SERVER = ("This server has no backends yet.", "")
+
+
+class CutTextTooltips(QStyledItemDelegate):
+    """A cell whose text is cut ("Remote LLM (Op…") shows the whole text as its tooltip, unless the model has a
+    tooltip of its own for it. Painting is Qt's own: only the tooltip event comes to Python."""
+
+    def helpEvent(self, event: QHelpEvent, view: QAbstractItemView, option: QStyleOptionViewItem,
+                  index: QModelIndex | QPersistentModelIndex) -> bool:
+        if (event is not None and event.type() == QEvent.Type.ToolTip and index.isValid()
+                and not index.data(Qt.ItemDataRole.ToolTipRole)):
+            text = self.cut_text(option, index, view)
+            if text:
+                QToolTip.showText(event.globalPos(), text, view)
+                return True
+        return super().helpEvent(event, view, option, index)
+
+    def cut_text(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex,
+                 view: QWidget | None) -> str:
+        """The cell's whole text when the cell is too narrow for it (the view draws it cut), else ""."""
+        opt = QStyleOptionViewItem(option)
+        self.initStyleOption(opt, index)
+        if not opt.text:
+            return ""
+        style = view.style() if view is not None else QApplication.style()
+        rect = style.subElementRect(QStyle.SubElement.SE_ItemViewItemText, opt, view)
+        # the margin Qt's item painting keeps on each side of the text (QCommonStyle's viewItemDrawText)
+        margin = style.pixelMetric(QStyle.PixelMetric.PM_FocusFrameHMargin, None, view) + 1
+        return opt.text if opt.fontMetrics.horizontalAdvance(opt.text) > rect.width() - 2 * margin else ""
 
 
 class BackendsView(QWidget):
@@ -50,6 +87,8 @@ class BackendsView(QWidget):
         #: set by the window: a first snapshot has arrived / the service runs workers here
         self.loaded = False
         self.embedded = False
+        #: (name, what it is) of each standard entry of the Add menu, for the empty table's hint
+        self._add_choices: list[tuple[str, str]] = []
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         # above the table, not in the toolbar: a narrow window must not push the filter into an overflow menu
@@ -89,13 +128,15 @@ class BackendsView(QWidget):
         table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         header = table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        # why a backend is in its state is read at a glance beside its status, and takes the spare width;
-        # long texts (model file names, URLs in messages) keep both ends when cut
+        # why a backend is in its state is read at a glance beside its status, and takes the spare width
         header.setStretchLastSection(False)
         header.moveSection(header.visualIndex(Column.DETAILS), header.visualIndex(Column.STATUS) + 1)
-        table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
-        for col, width in COLUMN_WIDTHS:
-            header.resizeSection(col, width)
+        # a cut text keeps its start ("not set up yet: Start…", not "no…starting"); the tooltip has it whole
+        table.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.tooltips = CutTextTooltips(table)
+        table.setItemDelegate(self.tooltips)
+        self._header = header
+        self.reset_column_widths()
         # an empty table says what to do next, instead of looking broken (first start, or a filter hiding all)
         self.empty_label = QLabel(table.viewport())
         self.empty_label.setObjectName("empty_hint")
@@ -110,6 +151,11 @@ class BackendsView(QWidget):
         return table
 
     # ---- the columns each kind of service fills -------------------------------------------------
+    def reset_column_widths(self) -> None:
+        """The starting widths (a stretching column keeps taking the spare width)."""
+        for col, width in COLUMN_WIDTHS:
+            self._header.resizeSection(col, width)
+
     def show_columns_for(self, embedded: bool) -> None:
         self.embedded = embedded
         for col in LOCAL_ONLY_COLUMNS:
@@ -123,6 +169,18 @@ class BackendsView(QWidget):
         header.setSectionResizeMode(stretch, QHeaderView.ResizeMode.Stretch)
 
     # ---- filter, count and the empty table's hint -----------------------------------------------
+    def set_add_choices(self, choices: Iterable[tuple[str, str]]) -> None:
+        """The Add menu's standard entries, (name, what it is), as the service describes its types."""
+        self._add_choices = list(choices)
+        self.update_count()
+
+    def empty_hint(self) -> str:
+        first, last = EMPTY_HERE if self.embedded else EMPTY_SERVER
+        lines = [f"Add → {name}: {what}" if what else f"Add → {name}" for name, what in self._add_choices]
+        if not lines:
+            lines = ["Add one with Add."]
+        return "\n".join([first, "", *lines, *([last] if last else [])])
+
     def focus_filter(self) -> None:
         self.filter_edit.setFocus()
         self.filter_edit.selectAll()
@@ -145,7 +203,7 @@ class BackendsView(QWidget):
             if total and needle:
                 text = f"No backend matches “{needle}”. Clear the filter (Esc) to see all {total}."
             elif not total:
-                text = EMPTY_HERE if self.embedded else EMPTY_SERVER
+                text = self.empty_hint()
         self.empty_label.setText(text)
         self.empty_label.setVisible(bool(text))
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
-from PySide6.QtCore import QSettings
+from PySide6.QtCore import QSettings, QSize
 from PySide6.QtWidgets import (
     QButtonGroup,
     QDialog,
@@ -21,6 +21,8 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QRadioButton,
+    QStyle,
+    QStyleOptionFrame,
     QVBoxLayout,
     QWidget,
 )
@@ -33,6 +35,24 @@ log = logging.getLogger(__name__)
 
 _RECENT_KEY = "connections/recent"
 _MAX_RECENT = 8
+#: The Connect dialog's fields have room for their placeholders and for a server address of this length.
+_TYPICAL_URL = "https://swarm-server.example.org:7801"
+_URL_PLACEHOLDER = "http://localhost:7801"
+_TOKEN_KEPT = "stored token kept"
+_TOKEN_OPTIONAL = "only for servers with accounts"
+#: QLineEdit's own margin on each side of its text (QLineEditPrivate::horizontalMargin).
+_LINE_EDIT_MARGIN = 2
+
+
+def line_edit_width_for(edit: QLineEdit, *texts: str) -> int:
+    """The width ``edit`` needs to show the longest of ``texts`` whole: the text, QLineEdit's own margins, its text
+    margins and the style's frame, as QLineEdit.sizeHint() adds them up."""
+    fm = edit.fontMetrics()
+    margins = edit.textMargins()
+    width = max(fm.horizontalAdvance(t) for t in texts) + 2 * _LINE_EDIT_MARGIN + margins.left() + margins.right() + 2
+    opt = QStyleOptionFrame()
+    edit.initStyleOption(opt)
+    return edit.style().sizeFromContents(QStyle.ContentsType.CT_LineEdit, opt, QSize(width, fm.height()), edit).width()
 
 
 class ConnectionKind(StrEnum):
@@ -139,10 +159,14 @@ class ConnectDialog(QDialog):
         layout.addWidget(self.server_radio)
         form = QFormLayout()
         self.url_edit = QLineEdit()
-        self.url_edit.setPlaceholderText("http://localhost:7801")
+        self.url_edit.setPlaceholderText(_URL_PLACEHOLDER)
         self.token_edit = QLineEdit()
         self.token_edit.setEchoMode(QLineEdit.EchoMode.Password)
-        self.token_edit.setPlaceholderText("stored token kept" if has_token else "only for servers with accounts")
+        self.token_edit.setPlaceholderText(_TOKEN_KEPT if has_token else _TOKEN_OPTIONAL)
+        # wide enough for a server's address and each placeholder whole, in the person's font
+        width = line_edit_width_for(self.url_edit, _TYPICAL_URL, _URL_PLACEHOLDER, _TOKEN_KEPT, _TOKEN_OPTIONAL)
+        for edit in (self.url_edit, self.token_edit):
+            edit.setMinimumWidth(width)
         form.addRow("Server URL:", self.url_edit)
         form.addRow("Token (optional):", self.token_edit)
         layout.addLayout(form)

@@ -342,8 +342,10 @@ class MainWindow(QMainWindow):
         self.message_bar.dismiss()
         self._update_count()
         was_embedded = is_embedded(old)
+        self._save_header()  # the widths the person chose for the kind of connection being left
         self.ctx.reset(service, profile, self._new_poller(service))
         self._attach(service)
+        self._restore_header()
         if self.is_embedded and not was_embedded:
             self.gpu_dock.show()  # hidden while on a server, which has no GPU report
         self.backend_actions.update()
@@ -398,18 +400,28 @@ class MainWindow(QMainWindow):
 
     def _update_status_text(self) -> None:
         where = self.service.location
-        if self.poller.reachable:
-            if self.poller.last_snapshot is None:
-                text = f"Connecting to {where}…"
-            else:
-                text = f"Connected to {where} — {status_summary(self.backends_model.backends().values())}"
-        else:
-            due = self.poller.next_poll_at
+        poller = self.poller
+        failed, total = poller.failing_calls
+        tooltip = ""
+        if poller.unreachable:
+            due = poller.next_poll_at
             seconds = 0 if due is None else max(0, round(due - asyncio.get_event_loop().time()))
             text = f"Cannot reach {where} — retrying in {seconds} s" if seconds else f"Cannot reach {where} — retrying now…"
-            if self.poller.last_error is not None:
-                self.status_label.setToolTip(str(self.poller.last_error))
+            if poller.last_error is not None:
+                tooltip = describe_error(poller.last_error, where)
+        elif poller.last_snapshot is None:
+            text = f"Connecting to {where}…"
+        else:
+            summary = status_summary(self.backends_model.backends().values())
+            if failed:
+                # a server that fails now and then still works: not "Cannot reach" while most calls get through
+                text = f"Connected to {where} — some calls failing ({failed} of the last {total}) — {summary}"
+                if poller.last_failure is not None:
+                    tooltip = f"The latest failure: {describe_error(poller.last_failure, where)}"
+            else:
+                text = f"Connected to {where} — {summary}"
         self.status_label.setText(text)
+        self.status_label.setToolTip(tooltip)
         if self.tray is not None:
             self.tray.setToolTip(f"Backend Manager\n{text}")
 
@@ -525,11 +537,27 @@ class MainWindow(QMainWindow):
             # the table is what people come for: the docks start low
             self.resizeDocks([self.log_dock], [190], Qt.Orientation.Vertical)
             self.resizeDocks([self.log_dock, self.gpu_dock], [780, 400], Qt.Orientation.Horizontal)
-        header = self.settings.value("table/header")
+        self._restore_header()
+        # restoreState may have brought back docks this service cannot use
+        self._apply_service_layout()
+
+    def _header_key(self) -> str:
+        """Column widths are kept per kind of connection: a server's Model column, this computer's GPU and Port."""
+        return f"table/header/{'local' if self.is_embedded else 'server'}"
+
+    def _save_header(self) -> None:
+        self.settings.setValue(self._header_key(), self.table.horizontalHeader().saveState())
+
+    def _restore_header(self) -> None:
+        """The columns as the person last left them for this kind of connection, else the starting widths."""
+        header = self.settings.value(self._header_key())
         if isinstance(header, QByteArray) and not header.isEmpty():
             self.table.horizontalHeader().restoreState(header)
-        # restoreState may have brought back columns and docks this service cannot fill
-        self._apply_service_layout()
+            # restoreState may have brought back columns and resize modes this service cannot fill
+            self._apply_service_layout()
+        else:
+            self._apply_service_layout()  # the stretching column first: a stretched width is no width to keep
+            self.view.reset_column_widths()
 
     def _apply_service_layout(self) -> None:
         embedded = self.is_embedded
@@ -541,7 +569,7 @@ class MainWindow(QMainWindow):
     def _save_layout(self) -> None:
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.setValue("window/state", self.saveState())
-        self.settings.setValue("table/header", self.table.horizontalHeader().saveState())
+        self._save_header()
         self.settings.sync()
 
 

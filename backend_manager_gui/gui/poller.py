@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 
 from PySide6.QtCore import QObject, Signal
@@ -19,6 +20,9 @@ from ..core.service import BackendService
 from .tasks import spawn
 
 log = logging.getLogger(__name__)
+
+#: How many of the latest calls "some calls failing (2 of the last 10)" looks back on.
+RECENT_CALLS = 10
 
 
 class Poller(QObject):
@@ -39,8 +43,13 @@ class Poller(QObject):
         self.service = service
         self.interval = interval
         self.max_interval = max_interval
+        #: polls failed in a row (0 after a successful one)
         self.failures = 0
         self.last_error: BaseException | None = None
+        #: the latest failure of any call, kept after later calls succeed (for "some calls failing")
+        self.last_failure: BaseException | None = None
+        #: outcome of each of the latest calls, polls and actions (True: answered)
+        self.recent: deque[bool] = deque(maxlen=RECENT_CALLS)
         self.last_snapshot: Mapping[int, Backend] | None = None
         #: loop.time() when the next poll is due (None while paused, stopped or polling)
         self.next_poll_at: float | None = None
@@ -66,6 +75,26 @@ class Poller(QObject):
     @property
     def reachable(self) -> bool:
         return self.failures == 0
+
+    @property
+    def unreachable(self) -> bool:
+        """Whether to say "Cannot reach": the last poll failed and it is not a lone failure among calls that mostly
+        work (never answered yet, two polls failed in a row, or most of the latest calls failed)."""
+        if self.failures == 0:
+            return False
+        failed, total = self.failing_calls
+        return self.last_snapshot is None or self.failures >= 2 or failed * 2 > total
+
+    @property
+    def failing_calls(self) -> tuple[int, int]:
+        """(failed, of how many) among the latest calls."""
+        return self.recent.count(False), len(self.recent)
+
+    def record_call(self, ok: bool, error: BaseException | None = None) -> None:
+        """One call's outcome (an action's, or a poll's): the status bar counts the failures among the latest."""
+        self.recent.append(ok)
+        if not ok and error is not None:
+            self.last_failure = error
 
     def current_delay(self) -> float:
         """Seconds between polls now: the interval, doubled per failure in a row, at most ``max_interval``."""
@@ -142,12 +171,14 @@ class Poller(QObject):
         except BackendServiceError as exc:
             self.failures += 1
             self.last_error = exc
+            self.record_call(False, exc)
             log.info("poll of %s failed (%d in a row): %s", self.service.location, self.failures, exc)
             self.poll_failed.emit(exc)
             return
         if self.prepare is not None:
             await self.prepare(snapshot)
         self.polls += 1
+        self.record_call(True)
         self.failures = 0
         self.last_error = None
         self.last_snapshot = snapshot

@@ -97,9 +97,15 @@ def is_embedded(service: object) -> bool:
 
 
 def describe_error(exc: BaseException, where: str | None = None) -> str:
-    """The one place that turns a service error into a sentence for a person."""
+    """The one place that turns a service error into a sentence for a person: one sentence per failure.
+
+    A service's own text already says what happened ("Cannot reach http://…: connection refused", "The server
+    at http://… answered HTTP 500 to RestartBackends."); ``where`` is put in front only of a transport failure
+    whose text does not name the place itself.
+    """
     if isinstance(exc, ServiceUnavailable):
-        return f"Cannot reach {where}: {exc}" if where else f"Cannot reach the service: {exc}"
+        text = str(exc)
+        return text if not where or where in text else f"{where}: {text}"
     if isinstance(exc, BackendServiceError):
         return str(exc)
     return f"Unexpected error: {type(exc).__name__}: {exc}"

@@ -65,8 +65,10 @@ def test_rows_show_what_a_person_needs(qapp):
         )
     )
     assert [_text(model, 0, c) for c in (Column.ID, Column.TITLE, Column.TYPE, Column.STATUS, Column.MODEL, Column.LAST_USED)] == [
-        "0", "Big GPU", "ComfyUI Self-Starting", "Running", "sdxl/base.safetensors", "42 seconds ago",
+        "0", "Big GPU", "ComfyUI Self-Starting", "Running", "sdxl/base.safetensors", "just now",
     ]
+    # Last used is short in its cell; the service's own words are its tooltip (issue 12 item 5)
+    assert model.data(model.index(0, Column.LAST_USED), Qt.ItemDataRole.ToolTipRole) == "42 seconds ago"
     # an empty title shows the type's name; the status tooltip is the service's message
     assert _text(model, 1, Column.TITLE) == "ComfyUI Self-Starting"
     assert model.data(model.index(1, Column.STATUS), Qt.ItemDataRole.ToolTipRole) == "Process exited with code 1"
@@ -190,6 +192,15 @@ def test_details_column_says_why_at_a_glance_and_the_filter_finds_it(qapp):
     proxy.setSourceModel(model)
     proxy.set_filter_text("out of memory")
     assert proxy.rowCount() == 1 and proxy.index(0, Column.ID).data() == "1"
+
+
+def test_last_used_is_written_compactly(qapp):
+    from backend_manager_gui.gui.backends_model import short_time_since
+
+    cases = [(0, "Never"), (5, "5 seconds ago"), (200, "3 minutes 20 seconds ago"), (7 * 3600 + 60, "7 hours 1 minute ago"),
+             (2 * 86400 + 5000, "2 days 1 hour ago"), (None, "a while ago"), (None, None)]
+    assert [short_time_since(sec, text) for sec, text in cases] == [
+        "Never", "just now", "3 min ago", "7 h ago", "2 d ago", "a while ago", ""]
 
 
 # ---- what the view is told to repaint --------------------------------------------------------------------

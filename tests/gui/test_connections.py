@@ -192,3 +192,90 @@ def test_the_keyring_is_never_called_on_the_gui_thread(loop, qtbot, tmp_path: Pa
         run(loop, window.shutdown())
         run(loop, fake.stop())
         run(loop, other.stop())
+
+
+def test_column_widths_are_kept_per_kind_of_connection(loop, qtbot, tmp_path: Path):
+    """Issue 12 item 7: this computer's stretched Details and the person's widths there do not squeeze a
+    server's Model column; each kind comes back as it was left, also after a restart."""
+    from backend_manager_gui.core.remote import RemoteService
+    from backend_manager_gui.gui.backends_view import COLUMN_WIDTHS
+
+    gc.collect()
+    defaults = dict(COLUMN_WIDTHS)
+    fake = FakeSwarm()
+    fake.add("comfyui_api", status="running", title="SDXL", current_model="OfficialStableDiffusion/sd_xl_base_1.0.safetensors")
+    run(loop, fake.start())
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    local = LocalService(tmp_path / "data")
+    run(loop, local.start())
+    window = MainWindow(local, settings=settings, poll_interval=0.3, max_poll_interval=1.0)
+    qtbot.addWidget(window)
+    header = window.table.horizontalHeader()
+
+    def switch(service) -> None:
+        if isinstance(service, LocalService):
+            run(loop, service.start())
+        run(loop, window.switch_service(service))
+        until(loop, lambda: window.poller.last_snapshot is not None, what="the first snapshot")
+
+    try:
+        window.resize(1600, 700)
+        window.show()
+        until(loop, lambda: status_text(window).startswith("Connected to this computer"))
+        # this computer's reasons take the spare width: a width of their own, not the starting one
+        assert header.sectionSize(Column.DETAILS) != defaults[Column.DETAILS]
+        header.resizeSection(Column.TITLE, 300)
+
+        switch(RemoteService(fake.url))
+        # the server's table starts from its own widths: not the local Title, not the local stretched Details
+        assert header.sectionSize(Column.TITLE) == defaults[Column.TITLE]
+        assert header.sectionSize(Column.DETAILS) == defaults[Column.DETAILS]
+        assert header.sectionSize(Column.MODEL) >= defaults[Column.MODEL]  # the model's name has room
+        header.resizeSection(Column.DETAILS, 180)
+
+        switch(LocalService(tmp_path / "data"))
+        assert header.sectionSize(Column.TITLE) == 300
+        switch(RemoteService(fake.url))
+        assert header.sectionSize(Column.DETAILS) == 180 and header.sectionSize(Column.TITLE) == defaults[Column.TITLE]
+        window.close()  # saves the layout
+    finally:
+        run(loop, window.shutdown())
+    # a new window on a server comes back with the server's widths
+    again = MainWindow(RemoteService(fake.url), settings=settings, poll_interval=0.3, max_poll_interval=1.0)
+    qtbot.addWidget(again)
+    try:
+        assert again.table.horizontalHeader().sectionSize(Column.DETAILS) == 180
+    finally:
+        run(loop, again.shutdown())
+        run(loop, fake.stop())
+
+
+def _text_area_width(edit) -> int:
+    """The width a QLineEdit has for its text: its contents rect less its text margins and its own 2 px a side."""
+    from PySide6.QtWidgets import QStyle, QStyleOptionFrame
+
+    opt = QStyleOptionFrame()
+    edit.initStyleOption(opt)
+    rect = edit.style().subElementRect(QStyle.SubElement.SE_LineEditContents, opt, edit)
+    margins = edit.textMargins()
+    return rect.width() - margins.left() - margins.right() - 2 * 2
+
+
+def test_connect_dialog_fields_show_their_placeholders_and_an_address_whole(qtbot):
+    """Issue 12 item 9: the URL field barely fit and the token placeholder was cut off."""
+    from PySide6.QtWidgets import QWidget
+
+    parent = QWidget()
+    qtbot.addWidget(parent)
+    for has_token in (False, True):
+        dialog = ConnectDialog(parent, ConnectionProfile(ConnectionKind.SERVER, "http://192.168.100.200:7801"),
+                               has_token=has_token)
+        dialog.show()
+        qtbot.waitExposed(dialog)
+        for edit in (dialog.url_edit, dialog.token_edit):
+            needed = edit.fontMetrics().horizontalAdvance(edit.placeholderText())
+            assert needed <= _text_area_width(edit), (edit.placeholderText(), needed, _text_area_width(edit))
+        url = dialog.url_edit
+        assert url.fontMetrics().horizontalAdvance("https://swarm-server.example.org:7801") <= _text_area_width(url)
+        dialog.close()
+        dialog.deleteLater()

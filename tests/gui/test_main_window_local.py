@@ -169,5 +169,69 @@ def test_delete_then_one_backend_per_gpu(loop, qtbot, tmp_path):
 def test_first_start_with_no_backends_explains_how_to_add_one(loop, qtbot, tmp_path):
     with local_window(loop, qtbot, tmp_path, workers=0) as (window, _service):
         until(loop, lambda: window.empty_label.isVisible())
+        until(loop, lambda: "Custom GPU worker" in window.empty_label.text(), what="the third Add choice in the hint")
         text = window.empty_label.text()
         assert text.startswith("No backends yet.") and "ComfyUI (self-starting)" in text and "main.py" in text
+        # every entry of the Add menu, named as the menu names it (issue 12 item 14)
+        standard = [a.text() for a in window.add_menu.actions() if not a.isSeparator() and a.menu() is None]
+        assert standard == ["ComfyUI (self-starting)", "ComfyUI by URL", "Custom GPU worker"]
+        for name in standard:
+            assert f"Add → {name}: " in text
+
+
+def _edit_dialog(window: MainWindow):
+    from backend_manager_gui.gui.dialogs import EditBackendDialog
+
+    found = [d for d in window.findChildren(EditBackendDialog) if d.isVisible()]
+    return found[0] if found else None
+
+
+def test_cancel_right_after_add_leaves_nothing_behind(loop, qtbot, tmp_path):
+    """Issue 12 item 2: Add makes the backend before its dialog opens; Cancel takes the Add back."""
+    with local_window(loop, qtbot, tmp_path, workers=0) as (window, service):
+        until(loop, lambda: window.backend_types, what="the types in the Add menu")
+        add_custom = next(a for a in window.add_menu.actions() if a.text() == "Custom GPU worker")
+        add_custom.trigger()
+        until(loop, lambda: _edit_dialog(window) is not None, what="the new backend's edit dialog")
+        assert window.backends_model.rowCount() == 1  # it exists while its dialog is open
+        _edit_dialog(window).cancel_button.click()
+        until(loop, lambda: window.backends_model.rowCount() == 0, what="the cancelled backend gone from the table")
+        assert run(loop, service.list_backends()) == {}  # gone from the manager (and its backends.json) too
+        assert window.message_bar.text() == "" and window.notifications == []  # and nothing was shown about it
+        assert window.empty_label.isVisible()
+
+        # Add, Save: it stays; a later Edit → Cancel of it deletes nothing
+        add_custom.trigger()
+        until(loop, lambda: _edit_dialog(window) is not None)
+        dialog = _edit_dialog(window)
+        dialog.title_edit.setText("Kept")
+        dialog.save_button.click()
+        until(loop, lambda: _edit_dialog(window) is None and window.backends_model.rowCount() == 1)
+        (kept,) = run(loop, service.list_backends()).values()
+        window.select_backends([kept.id])
+        window.act_edit.trigger()
+        until(loop, lambda: _edit_dialog(window) is not None)
+        _edit_dialog(window).cancel_button.click()
+        until(loop, lambda: _edit_dialog(window) is None and window.act_edit.isEnabled())
+        window.act_refresh.trigger()
+        run(loop, window.poller.refresh())
+        assert [b.title for b in run(loop, service.list_backends()).values()] == ["Kept"]
+        assert window.backends_model.rowCount() == 1
+
+
+def test_free_vram_on_a_worker_without_a_free_memory_url_says_so(loop, qtbot, tmp_path):
+    """Issue 12 item 8: not "Nothing to free: no running backend held GPU memory" for a running worker."""
+    with local_window(loop, qtbot, tmp_path, workers=0) as (window, service):
+        b = run(loop, service.add_backend("command"))
+        code = "import time; time.sleep(600)"
+        run(loop, service.edit_backend(b.id, "Plain", {"Command": f'"{sys.executable}" -c "{code}"'}))
+        until(loop, lambda: window.backends_model.rowCount() == 1 and row_text(window, b.id, Column.STATUS) == "Running",
+              timeout=30, what="the worker running")
+        window.select_backends([b.id])
+        window.act_free.trigger()
+        until(loop, lambda: window.message_bar.text() != "", what="what Free VRAM did")
+        assert window.message_bar.text() == (
+            f"Could not free memory of “Plain” (#{b.id}): This worker has no free-memory URL: set FreeMemoryURL in "
+            "its settings to let the manager ask it to free memory."
+        )
+        assert "Freed" not in window.statusBar().currentMessage()

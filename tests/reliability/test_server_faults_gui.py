@@ -5,7 +5,7 @@ client's timeout, HTTP 500, an HTML page with status 200, truncated JSON, the co
 every third call failing, and the server process SIGKILLed and started again on the same port. For each fault a
 person would notice: the window never freezes (a 20 ms timer is never made more than 100 ms late by the loop
 thread's own work, and never fires later than 100 ms scaled by the machine's load measured in the run), the status bar
-says the server cannot be reached, the edit dialog they had open keeps what they typed (a Save during the fault
+says the server cannot be reached (or, while most calls still work, that some calls fail), the edit dialog they had open keeps what they typed (a Save during the fault
 shows the error inside the dialog; the same Save after the fault stores exactly that input), and the table shows
 the server's new state within two polls after the fault ends.
 """
@@ -74,13 +74,19 @@ def _fault_round(
     dialog.form.widget_for("Address").setText(typed_address)
 
     inject()
-    until(loop, lambda: status_text(window).startswith("Cannot reach"), timeout=15,
-          what=f"the status bar to say the server cannot be reached ({label})")
+    if label == "every_third":
+        # most calls still get through: connected, with some calls failing (issue 12 item 3), never "Cannot reach"
+        until(loop, lambda: "some calls failing" in status_text(window), timeout=15,
+              what="the status bar to say some calls fail (every_third)")
+    else:
+        until(loop, lambda: status_text(window).startswith("Cannot reach"), timeout=15,
+              what=f"the status bar to say the server cannot be reached ({label})")
     assert window.service.location in status_text(window)
     if save_during_fault:
         dialog.save_button.click()
         until(loop, lambda: dialog.error_text() != "", timeout=15, what=f"the save error in the dialog ({label})")
-        assert dialog.error_text().startswith("Cannot reach"), dialog.error_text()
+        # what happened, naming the server once (not "Cannot reach X: X is not working …")
+        assert dialog.error_text().count(window.service.location) == 1, dialog.error_text()
     assert dialog.isVisible(), f"the edit dialog closed during {label}"
     assert dialog.title_edit.text() == typed_title
     assert dialog.form.widget_for("Address").text() == typed_address

@@ -336,8 +336,17 @@ class LocalService:
             return len(chosen)
 
     async def free_memory(self, *, system_ram: bool = False, backend: BackendSelector = "all") -> int:
+        """Ask each running worker of ``backend`` to free memory; how many did. A running worker asked for by its
+        id that has no way to free memory is refused with the reason (not "nothing to free")."""
         self._require_started()
-        runners = [e.runner for e in self._select(backend) if e.runner is not None]
+        entries = self._select(backend)
+        if backend != "all":
+            (entry,) = entries
+            runner = entry.runner
+            if (runner is not None and runner.status is BackendStatus.RUNNING
+                    and entry.kind.free_request(runner.settings, runner.base_url, system_ram, runner.port) is None):
+                raise BackendApiError(entry.kind.no_free_reason(runner.settings))
+        runners = [e.runner for e in entries if e.runner is not None]
         results = await asyncio.gather(*(r.free(system_ram) for r in runners))
         return sum(1 for ok in results if ok)
 

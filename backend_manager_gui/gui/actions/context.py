@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QMainWindow
 
-from ...core.errors import BackendServiceError
+from ...core.errors import BackendServiceError, ServiceUnavailable
 from ...core.models import Backend, BackendType
 from ...core.service import BackendService, WorkerHost
 from ..backends_view import BackendsView
@@ -135,6 +135,7 @@ class ActionContext(QObject):
                     if not isinstance(r, BackendServiceError):
                         raise r
                     failed.setdefault(describe_error(r, self.where), []).append(b)
+                self._record(r)
             if failed:
                 self.message_bar.show_error(
                     "\n".join(f"Could not {verb} {self.names(bs)}: {text}" for text, bs in failed.items())
@@ -152,12 +153,23 @@ class ActionContext(QObject):
             try:
                 result: T | None = await op()
             except BackendServiceError as exc:
+                self._record(exc)
                 self.message_bar.show_error(f"Could not {verb}: {describe_error(exc, self.where)}")
                 result = None
+            else:
+                self._record(result)
             await self.refresh()
         finally:
             self.set_busy(ids, False)
         return result
+
+    def _record(self, outcome: object) -> None:
+        """Count an action's call for the status bar: one that got no answer (``ServiceUnavailable``) failed; a
+        refusal is the service answering."""
+        if isinstance(outcome, ServiceUnavailable):
+            self.poller.record_call(False, outcome)
+        else:
+            self.poller.record_call(True)
 
     # ---- telling the person -----------------------------------------------------------------------
     def names(self, backends: list[Backend], limit: int = 6) -> str:

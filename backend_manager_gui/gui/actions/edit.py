@@ -39,7 +39,8 @@ async def edit_backend(ctx: ActionContext, backend: Backend) -> Backend | None:
 
 
 async def add_backend(ctx: ActionContext, btype: BackendType, *, edit: bool = True) -> Backend | None:
-    """Add a backend of ``btype`` (asking first for an advanced type), then open it in the edit dialog."""
+    """Add a backend of ``btype`` (asking first for an advanced type), then open it in the edit dialog; Cancel there
+    deletes it again. The saved backend, or None when nothing was added."""
     if not btype.is_standard:
         description = btype.description.strip()
         ok = await ask(
@@ -58,15 +59,35 @@ async def add_backend(ctx: ActionContext, btype: BackendType, *, edit: bool = Tr
         return None
     await ctx.refresh()
     ctx.view.select_backends([new.id])
-    if edit:
-        return await edit_backend(ctx, ctx.model.backend(new.id) or new) or new
-    return new
+    if not edit:
+        return new
+    edited = await edit_backend(ctx, ctx.model.backend(new.id) or new)
+    if edited is None:
+        # Cancel on a backend that was just added takes the Add back: nothing half set up is left behind
+        await _take_back(ctx, new, btype)
+    return edited
+
+
+async def _take_back(ctx: ActionContext, new: Backend, btype: BackendType) -> None:
+    try:
+        await ctx.service.delete_backend(new.id)
+    except BackendServiceError as exc:
+        ctx.message_bar.show_error(
+            f"Could not remove the new {btype.name} backend (#{new.id}) after Cancel: {describe_error(exc, ctx.where)}"
+        )
+    await ctx.refresh()
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else ""
 
 
 def fill_add_menu(ctx: ActionContext, menu: QMenu) -> None:
-    """One entry per type the service offers: standard ones first, advanced ones in a submenu."""
+    """One entry per type the service offers: standard ones first, advanced ones in a submenu. The empty table's
+    hint names the same standard entries."""
     menu.clear()
     types = list(ctx.types.values())
+    ctx.view.set_add_choices([(t.name, _first_line(t.description)) for t in types if t.is_standard])
     if not types:
         placeholder = menu.addAction("Reading backend types…")
         placeholder.setEnabled(False)
@@ -89,7 +110,7 @@ def _add_type_action(ctx: ActionContext, menu: QMenu, btype: BackendType) -> Non
     act = menu.addAction(btype.name)
     act.setObjectName(f"add_{btype.id}")
     act.setData(btype.id)
-    first_line = btype.description.strip().splitlines()[0] if btype.description.strip() else ""
+    first_line = _first_line(btype.description)
     act.setToolTip(first_line or btype.id)
     act.setStatusTip(first_line)
     act.triggered.connect(lambda _checked=False, t=btype: ctx.spawn(add_backend(ctx, t), f"Add {t.name}"))

@@ -17,13 +17,18 @@ async def toggle(ctx: ActionContext, backends: list[Backend], enabled: bool) -> 
     await ctx.on_each("enable" if enabled else "disable", backends, lambda b: ctx.service.toggle_backend(b.id, enabled))
 
 
+def _failed(results: list[object]) -> bool:
+    return any(isinstance(r, BaseException) for r in results)
+
+
 async def restart(ctx: ActionContext, backends: list[Backend]) -> None:
     results = await ctx.on_each("restart", backends, lambda b: ctx.service.restart_backends(b.id))
     restarted = sum(r for r in results if isinstance(r, int))
-    if restarted == 0 and not any(isinstance(r, BaseException) for r in results):
-        ctx.message_bar.show_info("Nothing was restarted: only running or errored backends restart.")
-    else:
+    # what failed is in the message bar already: no "Restarted 0 backends." beside it
+    if restarted:
         ctx.done(f"Restarted {_plural(restarted)}.")
+    elif not _failed(results):
+        ctx.message_bar.show_info("Nothing was restarted: only running or errored backends restart.")
 
 
 async def restart_all(ctx: ActionContext) -> None:
@@ -35,18 +40,19 @@ async def restart_all(ctx: ActionContext) -> None:
 async def free(ctx: ActionContext, backends: list[Backend], system_ram: bool) -> None:
     """Free the memory of ``backends``, or of every backend when none is given."""
     what = "GPU and system memory" if system_ram else "GPU memory"
+    failed = False
     if backends:
         results = await ctx.on_each("free memory of", backends,
                                     lambda b: ctx.service.free_memory(system_ram=system_ram, backend=b.id))
-        count = None if any(isinstance(r, BaseException) for r in results) else sum(results)
+        failed = _failed(results)
+        count: int | None = sum(r for r in results if isinstance(r, int))
     else:
         count = await ctx.on_all(f"free {what}", lambda: ctx.service.free_memory(system_ram=system_ram, backend="all"))
-    if count is None:
-        return  # refused: the message bar says why
-    if count == 0:
-        ctx.message_bar.show_info(f"Nothing to free: no running backend held {what}.")
-    else:
+    if count:
         ctx.done(f"Freed {what} on {_plural(count)}.")
+    elif count == 0 and not failed:
+        ctx.message_bar.show_info(f"Nothing to free: no running backend held {what}.")
+    # else refused or failed: the message bar says why
 
 
 async def delete(ctx: ActionContext, backends: list[Backend]) -> None:

@@ -116,6 +116,9 @@ async def test_command_without_health_url_is_ready_once_alive(svc: LocalService,
     await wait_status(svc, 0, "running")
     assert f"cwd {tmp_path} flag on" in svc.log_tail(0)
     assert await svc.free_memory() == 0  # no FreeMemoryURL: nothing to ask
+    # asked for by its id, the running worker says why it cannot free memory (issue 12 item 8)
+    with pytest.raises(BackendApiError, match="^This worker has no free-memory URL: set FreeMemoryURL"):
+        await svc.free_memory(backend=0)
 
 
 async def test_command_that_cannot_start_says_why(svc: LocalService) -> None:

@@ -134,6 +134,10 @@ class WorkerKind:
         """(URL, JSON body) to POST to free memory, or None when this worker has no such thing."""
         return None
 
+    def no_free_reason(self, settings: Mapping[str, Any]) -> str:
+        """Why ``free_request`` gave None, for a person who asked this worker to free its memory."""
+        return f"A {self.info.name} worker has no way to free memory."
+
     def queue_url(self, settings: Mapping[str, Any], base_url: str | None) -> str | None:
         """A ComfyUI-style /queue URL to learn when the worker last had work, or None."""
         return None

@@ -107,3 +107,7 @@ class CommandKind(WorkerKind):
         if not url:
             return None
         return url, {"unload_models": True, "free_memory": bool(system_ram)}
+
+    def no_free_reason(self, settings: Mapping[str, Any]) -> str:
+        return ("This worker has no free-memory URL: set FreeMemoryURL in its settings to let the manager ask it "
+                "to free memory.")
