@@ -40,9 +40,9 @@ from .backends_model import (
 )
 
 #: Starting widths; the header's saved state replaces them once the person has resized.
-COLUMN_WIDTHS = ((Column.ID, 40), (Column.TITLE, 170), (Column.TYPE, 150), (Column.STATUS, 100), (Column.DETAILS, 260),
-                 (Column.ENABLED, 64), (Column.MODEL, 220), (Column.LAST_USED, 120), (Column.GPU, 130), (Column.PORT, 64),
-                 (Column.QUEUE, 165), (Column.URL, 170))
+COLUMN_WIDTHS = ((Column.ID, 40), (Column.TITLE, 170), (Column.TYPE, 150), (Column.STATUS, 100), (Column.DETAILS, 300),
+                 (Column.ENABLED, 64), (Column.MODEL, 260), (Column.LAST_USED, 80), (Column.GPU, 110), (Column.PORT, 56),
+                 (Column.QUEUE, 140), (Column.URL, 170))
 #: The empty table's hint; the Add menu's entries (the service's own types) go between its first and last line.
 EMPTY_HERE = ("No backends yet.", "Backends → One backend per GPU: one self-starting ComfyUI for each NVIDIA GPU.")
 EMPTY_SERVER = ("This server has no backends yet.", "")
@@ -128,8 +128,8 @@ class BackendsView(QWidget):
         table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         header = table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        # why a backend is in its state is read at a glance beside its status, and takes the spare width
-        header.setStretchLastSection(False)
+        # why a backend is in its state is read at a glance beside its status; the last column takes the spare width
+        header.setStretchLastSection(True)
         header.moveSection(header.visualIndex(Column.DETAILS), header.visualIndex(Column.STATUS) + 1)
         # a cut text keeps its start ("not set up yet: Start…", not "no…starting"); the tooltip has it whole
         table.setTextElideMode(Qt.TextElideMode.ElideRight)
@@ -162,11 +162,11 @@ class BackendsView(QWidget):
             self.table.setColumnHidden(col, not embedded)
         for col in REMOTE_ONLY_COLUMNS:
             self.table.setColumnHidden(col, embedded)
-        # the spare width goes to the long text each kind of service fills: our manager's reasons, a server's models
+        # the long texts (our manager's reasons, a server's models) keep a real width of their own: a stretching
+        # column shrinks to nothing once the other columns fill the window; the spare width goes to the last one
         header = self.table.horizontalHeader()
-        stretch, other = (Column.DETAILS, Column.MODEL) if embedded else (Column.MODEL, Column.DETAILS)
-        header.setSectionResizeMode(other, QHeaderView.ResizeMode.Interactive)
-        header.setSectionResizeMode(stretch, QHeaderView.ResizeMode.Stretch)
+        for col in (Column.DETAILS, Column.MODEL):
+            header.setSectionResizeMode(col, QHeaderView.ResizeMode.Interactive)
 
     # ---- filter, count and the empty table's hint -----------------------------------------------
     def set_add_choices(self, choices: Iterable[tuple[str, str]]) -> None:

@@ -222,8 +222,9 @@ def test_column_widths_are_kept_per_kind_of_connection(loop, qtbot, tmp_path: Pa
         window.resize(1600, 700)
         window.show()
         until(loop, lambda: status_text(window).startswith("Connected to this computer"))
-        # this computer's reasons take the spare width: a width of their own, not the starting one
-        assert header.sectionSize(Column.DETAILS) != defaults[Column.DETAILS]
+        # the last column takes the spare width: a width of its own, not the starting one
+        assert header.sectionSize(Column.URL) != defaults[Column.URL]
+        assert header.sectionSize(Column.DETAILS) == defaults[Column.DETAILS]  # the reasons keep a real width
         header.resizeSection(Column.TITLE, 300)
 
         switch(RemoteService(fake.url))
