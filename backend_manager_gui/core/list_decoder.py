@@ -143,7 +143,7 @@ class BackendListDecoder:
         if len(set(cur.keys)) != len(cur.keys):
             return None  # a repeated key: json.loads keeps the last one; leave that to it
         self._previous = cur
-        out = dict(zip(cur.ids, cur.backends))
+        out = dict(zip(cur.ids, cur.backends, strict=False))
         ids = cur.ids
         if len(out) == len(ids) and ids == sorted(ids):
             return out

@@ -16,9 +16,9 @@ import logging
 import socket
 import ssl
 import time
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from collections.abc import Awaitable, Callable
-from typing import Any, Mapping
+from typing import Any
 from urllib.parse import unquote
 
 import httpx

@@ -184,7 +184,7 @@ class GpuDock(QDockWidget):
             self._rows_box.addWidget(row)
         while len(self._rows) > len(report.gpus):
             self._rows.pop().deleteLater()
-        for row, gpu in zip(self._rows, report.gpus):
+        for row, gpu in zip(self._rows, report.gpus, strict=False):
             row.show_gpu(gpu, backends)
 
     def rows(self) -> list[_GpuRow]:

@@ -489,7 +489,7 @@ class _DropdownField(_Field):
         )
         # No choices at all: let the user type (an editable combo) instead of offering an empty list.
         self.combo.setEditable(not self.values)
-        for stored, shown in zip(self.values, names):
+        for stored, shown in zip(self.values, names, strict=False):
             self.combo.addItem(_short(shown, 120), stored)
             self.combo.setItemData(self.combo.count() - 1, rich_tooltip(shown), Qt.ItemDataRole.ToolTipRole)
         return self.combo

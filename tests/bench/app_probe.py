@@ -87,7 +87,7 @@ def rss(server: str, rows: int) -> None:
         for w in QApplication.topLevelWidgets():
             if isinstance(w, MainWindow) and w.backends_model.rowCount() >= rows and w.isVisible():
                 # a few more polls and paints, then read the memory of the whole process
-                QTimer.singleShot(6000, lambda: report(w))
+                QTimer.singleShot(6000, lambda w=w: report(w))
                 return
         QTimer.singleShot(100, check)
 

@@ -63,6 +63,6 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     rows += [(r.id, r.what, r.goal, r.figure, "met" if r.met else "NOT MET") for r in sorted(RESULTS.values(), key=lambda r: r.id)]
     widths = [max(len(row[i]) for row in rows) for i in range(5)]
     for n, row in enumerate(rows):
-        tr.write_line(" | ".join(cell.ljust(w) for cell, w in zip(row, widths)))
+        tr.write_line(" | ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)))
         if n == 0:
             tr.write_line("-+-".join("-" * w for w in widths))

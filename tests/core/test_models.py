@@ -36,7 +36,7 @@ BACKEND_WIRE = {
 def test_every_real_backend_type_round_trips() -> None:
     types = backend_types_from_wire({"list": REAL_TYPES})
     assert [t.id for t in types] == [t["id"] for t in REAL_TYPES]
-    for parsed, raw in zip(types, REAL_TYPES):
+    for parsed, raw in zip(types, REAL_TYPES, strict=True):
         assert parsed.to_wire() == raw  # unknown keys (can_load_fast, is_t2i) kept and written back
         assert BackendType.from_wire(parsed.to_wire()) == parsed
 

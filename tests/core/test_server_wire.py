@@ -127,7 +127,7 @@ async def test_every_method_through_serve_reaches_the_wrapped_service(
 
     assert await client.delete_backend(7) is True
     assert await client.delete_backend(7) is False
-    assert sorted((await client.list_backends())) == [0, 1]
+    assert sorted(await client.list_backends()) == [0, 1]
 
 
 async def test_route_refusals_are_200_with_the_services_text(

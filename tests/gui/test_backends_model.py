@@ -6,7 +6,7 @@ from dataclasses import replace
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from PySide6.QtCore import QModelIndex, Qt
+from PySide6.QtCore import Qt
 
 from backend_manager_gui.core.models import Backend, BackendStatus
 from backend_manager_gui.gui.backends_model import (
@@ -36,8 +36,8 @@ class _Spy:
     def __init__(self, model: BackendsModel) -> None:
         self.events: list[tuple] = []
         model.dataChanged.connect(lambda a, b, roles=(): self.events.append(("changed", a.row(), b.row(), a.column(), b.column())))
-        model.rowsInserted.connect(lambda _p, f, l: self.events.append(("inserted", f, l)))
-        model.rowsRemoved.connect(lambda _p, f, l: self.events.append(("removed", f, l)))
+        model.rowsInserted.connect(lambda _p, first, last: self.events.append(("inserted", first, last)))
+        model.rowsRemoved.connect(lambda _p, first, last: self.events.append(("removed", first, last)))
         model.modelReset.connect(lambda: self.events.append(("reset",)))
         model.layoutChanged.connect(lambda *a: self.events.append(("layout",)))
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import gc
-
-import pytest
 import asyncio
+import gc
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QMessageBox, QWidget
 

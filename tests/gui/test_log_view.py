@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import gc
-
-import pytest
 import logging
 import shutil
 import sys
 import threading
 from pathlib import Path
 
+import pytest
 from PySide6.QtWidgets import QMainWindow
 
 from backend_manager_gui.core.local import LocalService
@@ -110,7 +109,7 @@ def test_remote_service_shows_the_apps_own_log_of_errors(loop, qtbot) -> None:
                 await service.aclose()
 
     run(loop, scenario())
-    assert f"Edit of backend 0 refused: Settings are locked." in dock.text.toPlainText()
+    assert "Edit of backend 0 refused: Settings are locked." in dock.text.toPlainText()
     # records from another thread arrive too (through the Qt signal, on the GUI thread)
     worker = threading.Thread(target=lambda: logging.getLogger("backend_manager_gui.test").warning("from a thread"))
     worker.start()

@@ -43,7 +43,7 @@ def _max_channel_difference(a: QImage, b: QImage) -> int:
     b = b.convertToFormat(QImage.Format.Format_RGBA8888)
     assert (a.width(), a.height()) == (b.width(), b.height())
     pa, pb = bytes(a.constBits()), bytes(b.constBits())
-    return max(abs(x - y) for x, y in zip(pa, pb))
+    return max(abs(x - y) for x, y in zip(pa, pb, strict=False))
 
 
 def test_the_app_icon_png_is_the_svg_drawn_at_256_pixels() -> None:

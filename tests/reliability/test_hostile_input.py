@@ -199,7 +199,7 @@ async def _raw(port: int, data: bytes, *, read: bool = True, timeout: float = 5)
         if not read:
             return b""
         return await asyncio.wait_for(reader.read(65536), timeout)
-    except (ConnectionError, asyncio.TimeoutError):
+    except (TimeoutError, ConnectionError):
         return b""
     finally:
         writer.close()
@@ -275,7 +275,7 @@ async def test_serve_stays_up_under_hostile_requests(tmp_path: Path, figures) ->
             good = asyncio.create_task(good_client())
             for _ in range(3):
                 replies = await asyncio.gather(*(_raw(port, h) for h in hostile))
-                for data, reply in zip(hostile, replies):
+                for data, reply in zip(hostile, replies, strict=True):
                     assert not reply.startswith(b"HTTP/1.1 200") or data.startswith(b"POST /API/GetNewSession"), \
                         (data[:60], reply[:200])
             await asyncio.sleep(1.5)  # the drips go on past the read timeout

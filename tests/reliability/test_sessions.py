@@ -18,7 +18,7 @@ from backend_manager_gui.core.remote import RemoteService
 from backend_manager_gui.gui.backends_model import Column
 from backend_manager_gui.gui.main_window import MainWindow
 from tests.gui.conftest import run
-from tests.gui.window_helpers import row_text, status_text, temp_settings, until
+from tests.gui.window_helpers import row_text, temp_settings, until
 from tests.reliability.gui_support import LatenessProbe, open_edit_dialog
 from tests.support.fake_swarm import FakeSwarm
 
@@ -70,7 +70,7 @@ def test_sessions_expiring_every_two_calls(loop, qtbot, tmp_path, long_run, figu
                 dialog.save_button.click()
                 until(loop, lambda: open_edit_dialog(window) is None, timeout=15, what="the dialog to save and close")
                 assert fake.backends[bid]["title"] == title
-                until(loop, lambda: row_text(window, bid, Column.TITLE) == title, what="the new title in the table")
+                until(loop, lambda bid=bid, title=title: row_text(window, bid, Column.TITLE) == title, what="the new title in the table")
                 # the edit's own refresh-and-select ends before the person picks the next row
                 until(loop, lambda: not window.ctx.tasks, what="the edit to finish")
                 edits += 1
@@ -81,7 +81,7 @@ def test_sessions_expiring_every_two_calls(loop, qtbot, tmp_path, long_run, figu
                 was_enabled = fake.backends[bid]["enabled"]
                 action.trigger()
                 if step == 1:
-                    until(loop, lambda: fake.backends[bid]["enabled"] != was_enabled,
+                    until(loop, lambda bid=bid, was=was_enabled: fake.backends[bid]["enabled"] != was,
                           what=f"the toggle of {bid} on the server (step {i}; the table says enabled="
                                f"{window.backends_model.backend(bid).enabled}, action enabled={window.act_toggle.isEnabled()}, "
                                f"selected={[b.id for b in window.selected_backends()]})")

@@ -13,7 +13,8 @@ Indexes are NVML's, which are in PCI bus order; CUDA numbers the same GPUs in th
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Mapping, Protocol, runtime_checkable
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from ..lazy import lazy_module
 from ..service import GpuInfo, GpuReport

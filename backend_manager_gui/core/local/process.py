@@ -20,9 +20,10 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from ..lazy import lazy_module
 
@@ -846,7 +847,7 @@ class Supervisor(_Runner):
             polite_signal(pid)
             try:
                 await asyncio.wait_for(asyncio.shield(exited), grace)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 self.state.note(f"still alive {grace:g} s after the stop signal; killing it")
         await asyncio.to_thread(kill_tree, pid, tree[1:])
         self.guard.forget(pid)

@@ -17,7 +17,7 @@ from backend_manager_gui.core.local import LocalService
 from backend_manager_gui.core.models import SECRET_MARKER
 from backend_manager_gui.core.secrets import file_is_private
 
-from .conftest import FAST, FAKE_COMFY, comfy_settings, log_text, wait_status
+from .conftest import FAKE_COMFY, FAST, comfy_settings, log_text, wait_status
 
 SECRET = "hf_s3cr3t-Token-value-42"
 

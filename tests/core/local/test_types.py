@@ -33,7 +33,7 @@ async def test_extra_args_split_like_a_shell_but_never_through_one(svc: LocalSer
     argv = _argv_line(svc, 0)
     port = svc.details(0).port
     assert argv == ["--listen", "127.0.0.1", "--port", str(port), "--echo-args", "--tag", "two words",
-                    "--tag", f"x;touch {marker}", "--tag", f"$(touch", f"{marker})", "--cpu"]
+                    "--tag", f"x;touch {marker}", "--tag", "$(touch", f"{marker})", "--cpu"]
     assert not marker.exists()
 
 
