@@ -26,7 +26,8 @@ MAX_CHILDREN = os.environ.get("MUTMUT_MAX_CHILDREN", "2")
 MODULES: dict[str, tuple[str, list[str]]] = {
     "models": ("core/models.py", ["tests/core/test_models.py", "tests/core/test_list_decoder.py"]),
     "list_decoder": ("core/list_decoder.py", ["tests/core/test_list_decoder.py", "tests/core/test_models.py"]),
-    "store": ("core/local/store.py", ["tests/core/local/test_store.py", "tests/core/local/test_data_dir_lock.py"]),
+    "store": ("core/local/store.py", ["tests/core/local/test_store_file.py", "tests/core/local/test_store.py",
+                                      "tests/core/local/test_data_dir_lock.py"]),
     "backends_model": ("gui/backends_model.py", ["tests/gui/test_backends_model.py"]),
     "remote": ("core/remote.py", ["tests/core/test_remote.py", "tests/core/test_remote_secrets.py"]),
     "process": ("core/local/process.py", ["tests/core/local/test_supervision.py",
