@@ -20,6 +20,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PKG = "backend_manager_gui"
+CAUGHT = ("killed", "timeout")
 MAX_CHILDREN = os.environ.get("MUTMUT_MAX_CHILDREN", "2")
 
 # module -> (its file, the test files that exercise it). The slow end-to-end tests (tests/reliability) stay out.
@@ -49,9 +50,12 @@ def _score(module: str, path: str) -> None:
     if not results:
         print(f"{module}: no results in mutants/ (run it first)")
         return
-    alive = sorted(name for name, status in results.items() if status != "killed")
+    # a mutant that made the tests time out (an endless loop) was caught as well
+    alive = sorted(name for name, status in results.items() if status not in CAUGHT)
     killed = len(results) - len(alive)
-    print(f"{module}: {killed} / {len(results)} killed ({100 * killed / len(results):.1f} %)")
+    timeouts = sum(status == "timeout" for status in results.values())
+    print(f"{module}: {killed} / {len(results)} killed ({100 * killed / len(results):.1f} %)"
+          + (f", {timeouts} of them by a timeout" if timeouts else ""))
     for name in alive:
         print(f"    {name}: {results[name]}")
 
@@ -77,7 +81,7 @@ def main(argv: list[str]) -> None:
         rest = ["run", "--max-children", MAX_CHILDREN]
     elif rest == ["retest"]:
         (Path("mutants") / PKG / path).unlink(missing_ok=True)  # made again: a plain copy would not be mutated
-        alive = [name for name, status in _results(path).items() if status != "killed"]
+        alive = [name for name, status in _results(path).items() if status not in CAUGHT]
         if not alive:
             _score(module, path)
             return

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -18,6 +21,7 @@ from backend_manager_gui.core.local.store import (
     BackendStore,
     DataDirLock,
 )
+from tests.support.load import measure
 
 FULL = {"id": 3, "uid": "u-3", "type": "comfyui_selfstart", "title": "GPU 1", "enabled": False, "modcount": 7,
         "settings": {"GPU_ID": "1"}, "port": 7821}
@@ -80,6 +84,7 @@ def test_a_damaged_file_is_moved_aside_and_the_warning_says_why_and_where(tmp_pa
     records, warnings = BackendStore(tmp_path).load()
     assert records == [] and not path.exists()
     [aside] = [p for p in tmp_path.iterdir() if p.name.startswith("backends.json.corrupt-")]
+    assert re.fullmatch(r"backends\.json\.corrupt-\d{8}-\d{6}", aside.name)  # when: yyyymmdd-hhmmss
     assert aside.read_text("utf-8") == original  # kept whole, for the person to look at
     assert warnings == [f"The saved backends could not be read ({reason}"
                         + warnings[0].removeprefix(f"The saved backends could not be read ({reason}")]
@@ -103,6 +108,24 @@ def test_each_damaged_file_keeps_its_own_copy(tmp_path: Path) -> None:
         assert BackendStore(tmp_path).load()[0] == []
     asides = sorted(p.read_text() for p in tmp_path.iterdir() if p.name.startswith("backends.json.corrupt-"))
     assert asides == ["damaged 0", "damaged 1", "damaged 2"]
+
+
+@pytest.mark.parametrize("taken", [1, 2])
+def test_a_damaged_file_moved_aside_in_the_same_second_as_another_gets_the_next_number(tmp_path: Path, taken) -> None:
+    # the names a damaged file could get this second and the next are taken already: "", "-1", ... up to taken
+    now = time.time()
+    stamps = {time.strftime("%Y%m%d-%H%M%S", time.localtime(now + dt)) for dt in (0, 1, 2)}
+    tmp_path.mkdir(exist_ok=True)
+    for stamp in stamps:
+        for n in range(taken):
+            (tmp_path / f"backends.json.corrupt-{stamp}{f'-{n}' if n else ''}").write_text(f"older {n}")
+    write(tmp_path, "damaged")
+    _, [warning] = BackendStore(tmp_path).load()
+    [aside] = [p for p in tmp_path.iterdir() if p.read_text() == "damaged"]
+    assert aside.name in {f"backends.json.corrupt-{stamp}-{taken}" for stamp in stamps}
+    assert f"moved to {aside} " in warning
+    assert sorted(p.read_text() for p in tmp_path.iterdir() if p != aside) == sorted(
+        [f"older {n}" for n in range(taken)] * len(stamps))  # none of the older copies was touched
 
 
 @pytest.mark.parametrize("version", [0, 1])
@@ -143,6 +166,16 @@ def test_the_lock_names_its_holder_and_lets_go(tmp_path: Path) -> None:
     lock = DataDirLock(tmp_path / "data" / "backends.lock")
     lock.acquire()  # makes the folder
     assert (tmp_path / "data" / "backends.lock.pid").read_text() == f"{os.getpid()}\n"
+    refused = DataDirLock(tmp_path / "data" / "backends.lock")
+    before = measure()
+    started = time.perf_counter()
+    with pytest.raises(BackendApiError):
+        refused.acquire()
+    took = time.perf_counter() - started
+    # refused at once, not after waiting for the holder (the bound scales with the load measured here)
+    assert took < before.worst(measure()).bound(0.2, 2), took
+    refused.release()  # a refused manager closing: lets go of nothing, and leaves the holder's pid file alone
+    assert lock.holder_pid() == os.getpid()
     assert lock.holder_pid() == os.getpid()
     with pytest.raises(BackendApiError) as err:
         DataDirLock(tmp_path / "data" / "backends.lock").acquire()
@@ -157,12 +190,25 @@ def test_the_lock_names_its_holder_and_lets_go(tmp_path: Path) -> None:
     again.release()
 
 
-@pytest.mark.parametrize("pid_text", ["", "\n", "not a pid"])
-def test_a_refusal_without_a_readable_pid_names_no_pid(tmp_path: Path, pid_text: str) -> None:
+def test_the_lock_makes_the_whole_data_folder_and_any_thread_may_let_it_go(tmp_path: Path) -> None:
+    lock = DataDirLock(tmp_path / "new" / "data" / "backends.lock")
+    lock.acquire()
+    assert lock.pid_path.exists()
+    lock.pid_path.unlink()  # someone removed the pid file: letting go still works
+    closer = threading.Thread(target=lock.release)  # the manager may be closed from another thread
+    closer.start()
+    closer.join()
+    again = DataDirLock(tmp_path / "new" / "data" / "backends.lock")
+    again.acquire()
+    again.release()
+
+
+@pytest.mark.parametrize("pid_text", [b"", b"\n", b"not a pid", b"\xff\xfe12"])
+def test_a_refusal_without_a_readable_pid_names_no_pid(tmp_path: Path, pid_text: bytes) -> None:
     lock = DataDirLock(tmp_path / "backends.lock")
     lock.acquire()
     try:
-        lock.pid_path.write_text(pid_text)
+        lock.pid_path.write_bytes(pid_text)
         assert lock.holder_pid() is None
         with pytest.raises(BackendApiError) as err:
             DataDirLock(tmp_path / "backends.lock").acquire()
