@@ -2,6 +2,7 @@
 
     python tools/mutation.py MODULE            a fresh run: every mutant of MODULE (mutants/ is made anew)
     python tools/mutation.py MODULE retest     rerun only the mutants the last run left alive (after adding tests)
+    python tools/mutation.py MODULE continue   go on with a run that was stopped (Ctrl+C) where it stopped
     python tools/mutation.py MODULE score      killed / total of the last run, and the names of the survivors
     python tools/mutation.py MODULE show NAME  the change one mutant makes (also: results, browse, apply)
 
@@ -31,7 +32,8 @@ MODULES: dict[str, tuple[str, list[str]]] = {
                                       "tests/core/local/test_data_dir_lock.py"]),
     "backends_model": ("gui/backends_model.py", ["tests/gui/test_backends_model.py",
                                                 "tests/gui/test_backends_model_cells.py"]),
-    "remote": ("core/remote.py", ["tests/core/test_remote.py", "tests/core/test_remote_secrets.py"]),
+    "remote": ("core/remote.py", ["tests/core/test_remote.py", "tests/core/test_remote_secrets.py",
+                                  "tests/core/test_remote_messages.py"]),
     "process": ("core/local/process.py", ["tests/core/local/test_supervision.py",
                                           "tests/core/local/test_polite_stop.py"]),
 }
@@ -79,6 +81,8 @@ def main(argv: list[str]) -> None:
         return
     if rest == ["run"]:
         shutil.rmtree("mutants", ignore_errors=True)
+        rest = ["run", "--max-children", MAX_CHILDREN]
+    elif rest == ["continue"]:
         rest = ["run", "--max-children", MAX_CHILDREN]
     elif rest == ["retest"]:
         (Path("mutants") / PKG / path).unlink(missing_ok=True)  # made again: a plain copy would not be mutated
