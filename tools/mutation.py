@@ -21,7 +21,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PKG = "backend_manager_gui"
-CAUGHT = ("killed", "timeout")
+# a mutant that made the tests fail, hang (a timeout) or crash the test process (a "segfault": Qt aborting on
+# an invalid index, or mutmut's kill at the CPU limit) was caught
+CAUGHT = ("killed", "timeout", "segfault")
 MAX_CHILDREN = os.environ.get("MUTMUT_MAX_CHILDREN", "2")
 
 # module -> (its file, the test files that exercise it). The slow end-to-end tests (tests/reliability) stay out.
@@ -53,12 +55,11 @@ def _score(module: str, path: str) -> None:
     if not results:
         print(f"{module}: no results in mutants/ (run it first)")
         return
-    # a mutant that made the tests time out (an endless loop) was caught as well
     alive = sorted(name for name, status in results.items() if status not in CAUGHT)
     killed = len(results) - len(alive)
-    timeouts = sum(status == "timeout" for status in results.values())
+    how = {s: sum(status == s for status in results.values()) for s in CAUGHT[1:]}
     print(f"{module}: {killed} / {len(results)} killed ({100 * killed / len(results):.1f} %)"
-          + (f", {timeouts} of them by a timeout" if timeouts else ""))
+          + "".join(f", {n} of them by a {s}" for s, n in how.items() if n))
     for name in alive:
         print(f"    {name}: {results[name]}")
 

@@ -9,7 +9,7 @@ from dataclasses import replace
 from PySide6.QtCore import QModelIndex, Qt
 
 from backend_manager_gui.core.models import Backend, BackendStatus
-from backend_manager_gui.gui import icons
+from backend_manager_gui.gui import backends_model, icons
 from backend_manager_gui.gui.backends_model import (
     HEADERS,
     NO_REASON,
@@ -20,6 +20,7 @@ from backend_manager_gui.gui.backends_model import (
 )
 
 from .conftest import run
+from .test_backends_model import _assert_every_changed_cell_is_repainted, _Repaints
 
 TYPES = {"comfyui_selfstart": "ComfyUI Self-Starting", "comfyui_api": "ComfyUI API By URL"}
 _D, _T, _F, _G = Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole, Qt.ItemDataRole.FontRole, \
@@ -148,6 +149,7 @@ def test_what_each_cell_shows_beyond_its_text(qapp):
 
 
 def test_each_status_has_its_colour_and_without_a_message_its_hint(qapp):
+    backends_model._BRUSHES.clear()  # as in a fresh app: the first paint makes each colour's brush
     model = _model(*[_b(i, status) for i, status in enumerate(BackendStatus)])
     for i, status in enumerate(BackendStatus):
         assert _cell(model, i, Column.STATUS, _G).color() == icons.status_colour(status), status
@@ -176,12 +178,15 @@ def test_each_column_sorts_the_way_a_person_reads_it(qapp):
         _b(2, title="gamma", time_since_used=None, seconds_since_used=None),  # no time at all: last too
         _b(3, title="delta", enabled=False, time_since_used="1 minute ago", seconds_since_used=60),
     )
-    model.set_details_provider(lambda b: ({0: "10", 1: "2", 2: "", 3: "cpu"}[b.id], {0: "9000", 1: "", 2: "81", 3: "700"}[b.id]))
-    assert _sorted_ids(model, Column.TITLE) == [1, 0, 3, 2]  # case does not matter
-    assert _sorted_ids(model, Column.ENABLED) == [0, 3, 1, 2]  # disabled first
-    assert _sorted_ids(model, Column.LAST_USED)[:2] == [1, 3]
-    assert _sorted_ids(model, Column.GPU) == [1, 0, 3, 2]  # numbers in numeric order, then words, then nothing
-    assert _sorted_ids(model, Column.PORT) == [2, 3, 0, 1]
+    model.apply({**model.backends(), 5: _b(5, title="eps", time_since_used="never", seconds_since_used=3)})
+    model.set_details_provider(lambda b: ({0: "10", 1: "2", 2: "", 3: "cpu", 5: "zz"}[b.id],
+                                          {0: "9000", 1: "", 2: "81", 3: "700", 5: "81a"}[b.id]))
+    assert _sorted_ids(model, Column.TITLE) == [1, 0, 3, 5, 2]  # case does not matter
+    assert _sorted_ids(model, Column.ENABLED) == [0, 3, 1, 2, 5]  # disabled first
+    # by time; "Never" (any case, whatever seconds came with it) and no time at all both last, in id order
+    assert _sorted_ids(model, Column.LAST_USED) == [1, 3, 0, 2, 5]
+    assert _sorted_ids(model, Column.GPU) == [1, 0, 3, 5, 2]  # numbers in numeric order, then words, then nothing
+    assert _sorted_ids(model, Column.PORT) == [2, 3, 0, 5, 1]
 
 
 def test_a_sorted_view_stays_sorted_as_rows_change_and_back_to_id_order(qapp):
@@ -273,3 +278,92 @@ def test_a_row_worked_out_ahead_for_an_older_backend_is_not_used(qapp, loop):
     run(loop, model.prepare({0: _b(0, title="ahead")}))
     model.apply({0: _b(0, title="newest")})  # not the object prepared
     assert _cell(model, 0, Column.TITLE) == "newest"
+
+
+def test_a_details_provider_set_before_any_row_is_used_for_the_first_rows(qapp):
+    model = BackendsModel()
+    model.set_details_provider(lambda b: ("GPU 0", "7821"))
+    model.apply({0: _b(0)})
+    assert [_cell(model, 0, c) for c in (Column.GPU, Column.PORT)] == ["GPU 0", "7821"]
+
+
+def test_a_title_left_empty_reads_as_the_types_name(qapp):
+    model = _model()
+    assert model.display_title(_b(0, title="")) == "ComfyUI Self-Starting"
+    assert model.display_title(_b(0, title="Mine")) == "Mine"
+    assert model.type_name("comfyui_api") == "ComfyUI API By URL" and model.type_name("custom") == "custom"
+    assert model.display_title(_b(0, title="", type="custom")) == "custom"
+
+
+def test_a_change_repaints_its_own_cells_and_not_the_status(qapp):
+    model = _model(_b(0), _b(1, status_message="exited\nline 2"))
+    repaints = _Repaints(model)
+    model.apply({0: replace(model.backend(0), title="Renamed"), 1: model.backend(1)})
+    assert repaints.covers(0, Column.TITLE, _D) and not repaints.covers(0, Column.STATUS, _D)
+    # only the second line of a message changed: the cell reads the same, its tooltip (on Status) does not
+    repaints.ranges.clear()
+    model.apply({0: model.backend(0), 1: replace(model.backend(1), status_message="exited\nline 3")})
+    assert repaints.covers(1, Column.STATUS, _T)
+
+
+def test_a_server_restarting_every_worker_repaints_every_changed_cell(qapp):
+    model = _model(*(_b(i, title=f"b{i}") for i in range(200)))
+    new = {i: replace(b, status=BackendStatus.LOADING, status_message=f"restarting {i}") for i, b in model.backends().items()}
+    repaints = _Repaints(model)
+    model.apply(new)
+    assert all(rows.start >= 0 and rows.stop <= 200 and cols.start >= 0 and cols.stop <= len(Column)
+               for rows, cols, _roles in repaints.ranges), repaints.ranges
+    model2 = _model(*(_b(i, title=f"b{i}") for i in range(200)))
+    changed = _assert_every_changed_cell_is_repainted(model2, new)
+    assert {row for row, _c, _n in changed} == set(range(200))
+    assert {col for _r, col, _n in changed} >= {Column.STATUS, Column.DETAILS}
+
+
+def test_new_ids_around_an_existing_one_go_in_at_their_places(qapp):
+    model = _model(_b(3), _b(8))
+    model.apply({i: _b(i) for i in (0, 1, 3, 5, 6, 8, 9)})
+    assert [int(_cell(model, i, Column.ID)) for i in (0, 1, 3, 5, 6, 8, 9)] == [0, 1, 3, 5, 6, 8, 9]
+    assert [model.index(r, Column.ID).data() for r in range(model.rowCount())] == ["0", "1", "3", "5", "6", "8", "9"]
+
+
+def test_a_filter_set_before_a_row_arrives_finds_it_by_its_details(qapp):
+    model = _model(_b(0))
+    proxy = BackendsFilterModel()
+    proxy.setSourceModel(model)
+    proxy.set_filter_text("out of memory")
+    assert proxy.rowCount() == 0
+    model.apply({0: model.backend(0), 1: _b(1, BackendStatus.ERRORED, status_message="CUDA out of memory")})
+    assert proxy.rowCount() == 1 and proxy.index(0, Column.ID).data() == "1"
+
+
+async def _ticking(coro) -> tuple[int, object]:
+    turns = 0
+    done = False
+
+    async def ticker() -> None:
+        nonlocal turns
+        while not done:
+            turns += 1
+            await asyncio.sleep(0)
+
+    task = asyncio.ensure_future(ticker())
+    await asyncio.sleep(0)
+    turns = 0
+    try:
+        result = await coro
+    finally:
+        done = True
+        await task
+    return turns, result
+
+
+def test_working_out_5000_rows_ahead_gives_the_loop_turns(qapp, loop):
+    model = BackendsModel()
+    model.set_type_names(TYPES)
+    snapshot = {i: _b(i, title=f"b{i}") for i in range(5000)}
+    turns, _ = run(loop, _ticking(model.prepare(snapshot)))
+    # at least one turn (5,000 rows take far longer than one 5 ms slice on any machine), and no more than one per
+    # 32 rows: it only ever yields for a turn, never sleeps
+    assert 1 <= turns <= 5000 // 32 + 1, turns
+    model.apply(snapshot)
+    assert _cell(model, 4999, Column.TITLE) == "b4999"
