@@ -367,3 +367,20 @@ def test_working_out_5000_rows_ahead_gives_the_loop_turns(qapp, loop):
     assert 1 <= turns <= 5000 // 32 + 1, turns
     model.apply(snapshot)
     assert _cell(model, 4999, Column.TITLE) == "b4999"
+
+
+def test_a_view_asking_through_the_sorted_filter_gets_the_right_rows_cells(qapp):
+    from PySide6.QtCore import QModelRoleData, QModelRoleDataSpan
+
+    model = _model(_b(0, title="b"), _b(1, BackendStatus.ERRORED, title="a", status_message="boom"), _b(2, title="c"))
+    proxy = BackendsFilterModel()
+    proxy.setSourceModel(model)
+    proxy.sort(Column.TITLE, Qt.SortOrder.AscendingOrder)  # proxy row 0 is source row 1
+
+    def asked(row: int, col: Column, role) -> object:  # the way a view's delegate asks (Qt 6: multiData)
+        data = QModelRoleData(int(role))
+        proxy.multiData(proxy.index(row, col), QModelRoleDataSpan(data))
+        return data.data()
+
+    assert [asked(0, Column.STATUS, role) for role in (_D, _T)] == ["Errored", "boom"]
+    assert [asked(r, Column.TITLE, _D) for r in range(3)] == ["a", "b", "c"]
