@@ -384,3 +384,28 @@ def test_a_view_asking_through_the_sorted_filter_gets_the_right_rows_cells(qapp)
 
     assert [asked(0, Column.STATUS, role) for role in (_D, _T)] == ["Errored", "boom"]
     assert [asked(r, Column.TITLE, _D) for r in range(3)] == ["a", "b", "c"]
+
+
+def test_the_model_and_its_filter_belong_to_their_window(qapp):
+    from PySide6.QtCore import QObject
+
+    window = QObject()
+    model = BackendsModel(window)
+    proxy = BackendsFilterModel(window)
+    assert model.parent() is window and proxy.parent() is window  # they go when the window goes
+
+
+def test_the_filter_sorts_a_source_with_mixed_sort_values_by_their_text(qapp):
+    from PySide6.QtGui import QStandardItem, QStandardItemModel
+
+    source = QStandardItemModel()
+    for value in ("b", 2, "a", "2", "1"):
+        row = [QStandardItem(str(value)) for _ in Column]
+        row[Column.ID].setData(value, Qt.ItemDataRole.UserRole + 2)
+        source.appendRow(row)
+    proxy = BackendsFilterModel()
+    proxy.setSourceModel(source)
+    proxy.sort(Column.ID, Qt.SortOrder.AscendingOrder)
+    # a number and a word cannot be compared: their texts are ("1" < "2" < "a" < "b"); equal texts keep their order
+    assert [proxy.index(r, Column.TITLE).data() for r in range(proxy.rowCount())] == ["1", "2", "2", "a", "b"]
+    assert [type(proxy.index(r, Column.ID).data(Qt.ItemDataRole.UserRole + 2)) for r in (1, 2)] == [int, str]
