@@ -168,3 +168,126 @@ def test_any_json_value_parses_or_raises_backend_api_error(parser, value) -> Non
         assert isinstance(backend.type, str) and isinstance(backend.status, BackendStatus)
     if isinstance(result, dict):
         assert all(key == backend.id for key, backend in result.items())
+
+
+# What a person reads when a server sends something malformed: the sentence names the object, the field, what it
+# should be and what came. Every branch of the field checks, for each kind of object (mutation testing found the
+# sentences unchecked: docs/TESTING.md).
+MINIMAL_BACKEND = {"id": 1, "type": "comfyui_selfstart", "status": "idle"}
+MINIMAL_TYPE = {"id": "comfyui_selfstart", "name": "ComfyUI Self-Starting"}
+MINIMAL_SETTING = {"name": "GPU_ID", "type": "text"}
+_B = "Malformed backend from the server: "
+_T = "Malformed backend type from the server: "
+_S = "Malformed setting from the server: "
+
+
+@pytest.mark.parametrize(
+    ("parser", "raw", "message"),
+    [
+        (Backend.from_wire, [], _B + "expected an object, got list"),
+        (Backend.from_wire, {"type": "x", "status": "idle"}, _B + "missing field 'id'"),
+        (Backend.from_wire, {"id": None, "type": "x", "status": "idle"}, _B + "missing field 'id'"),
+        (Backend.from_wire, {"id": 1, "status": "idle"}, _B + "missing field 'type'"),
+        (Backend.from_wire, {"id": 1, "type": "x"}, _B + "missing field 'status'"),
+        (Backend.from_wire, {**MINIMAL_BACKEND, "id": "seven"}, _B + "field 'id' should be an integer, got str"),
+        (Backend.from_wire, {**MINIMAL_BACKEND, "id": True}, _B + "field 'id' should be an integer, got bool"),
+        (Backend.from_wire, {**MINIMAL_BACKEND, "id": 1.5}, _B + "field 'id' should be an integer, got float"),
+        (Backend.from_wire, {**MINIMAL_BACKEND, "id": [1]}, _B + "field 'id' should be an integer, got list"),
+        (Backend.from_wire, {**MINIMAL_BACKEND, "type": 5}, _B + "field 'type' should be text, got int"),
+        (Backend.from_wire, {**MINIMAL_BACKEND, "status": 5}, _B + "field 'status' should be text, got int"),
+        (Backend.from_wire, {**MINIMAL_BACKEND, "status": "on fire"},
+         _B + "field 'status' has an unknown value 'on fire'"),
+        (Backend.from_wire, {**MINIMAL_BACKEND, "status": "x" * 50},
+         _B + f"field 'status' has an unknown value '{'x' * 40}'"),  # a long value is cut at 40 characters
+        (Backend.from_wire, {**MINIMAL_BACKEND, "settings": ["a"]}, _B + "field 'settings' should be an object, got list"),
+        (Backend.from_wire, {**MINIMAL_BACKEND, "modcount": "lots"}, _B + "field 'modcount' should be an integer, got str"),
+        (Backend.from_wire, {**MINIMAL_BACKEND, "max_usages": 2.5}, _B + "field 'max_usages' should be an integer, got float"),
+        (Backend.from_wire, {**MINIMAL_BACKEND, "features": "comfyui"}, _B + "field 'features' should be a list, got str"),
+        (Backend.from_wire, {**MINIMAL_BACKEND, "features": [{}]},
+         _B + "field 'features' should be a list of text, got dict"),
+        (Backend.from_wire, {**MINIMAL_BACKEND, "features": [False]},
+         _B + "field 'features' should be a list of text, got bool"),
+        (Backend.from_wire, {**MINIMAL_BACKEND, "enabled": "yes"}, _B + "field 'enabled' should be true or false, got str"),
+        (Backend.from_wire, {**MINIMAL_BACKEND, "can_load_models": 1},
+         _B + "field 'can_load_models' should be true or false, got int"),
+        (Backend.from_wire, {**MINIMAL_BACKEND, "title": 5}, _B + "field 'title' should be text, got int"),
+        (Backend.from_wire, {**MINIMAL_BACKEND, "seconds_since_used": "soon"},
+         _B + "field 'seconds_since_used' should be a number, got str"),
+        (Backend.from_wire, {**MINIMAL_BACKEND, "seconds_since_used": True},
+         _B + "field 'seconds_since_used' should be a number, got bool"),
+        (Backend.from_wire, {**MINIMAL_BACKEND, "time_since_used": 5}, _B + "field 'time_since_used' should be text, got int"),
+        (Backend.from_wire, {**MINIMAL_BACKEND, "current_model": 5}, _B + "field 'current_model' should be text, got int"),
+        (Backend.from_wire, {**MINIMAL_BACKEND, "status_message": 5}, _B + "field 'status_message' should be text, got int"),
+        (backends_from_wire, [], "Malformed backend list from the server: expected an object, got list"),
+        (backends_from_wire, {"1": 5}, _B + "expected an object, got int"),
+        (BackendType.from_wire, "x", _T + "expected an object, got str"),
+        (BackendType.from_wire, {"name": "x"}, _T + "missing field 'id'"),
+        (BackendType.from_wire, {"id": "x"}, _T + "missing field 'name'"),
+        (BackendType.from_wire, {**MINIMAL_TYPE, "id": 5}, _T + "field 'id' should be text, got int"),
+        (BackendType.from_wire, {**MINIMAL_TYPE, "name": 5}, _T + "field 'name' should be text, got int"),
+        (BackendType.from_wire, {**MINIMAL_TYPE, "description": 5}, _T + "field 'description' should be text, got int"),
+        (BackendType.from_wire, {**MINIMAL_TYPE, "settings": {}}, _T + "field 'settings' should be a list, got dict"),
+        (BackendType.from_wire, {**MINIMAL_TYPE, "is_standard": "no"},
+         _T + "field 'is_standard' should be true or false, got str"),
+        (backend_types_from_wire, [], "Malformed backend type list from the server: expected an object, got list"),
+        (backend_types_from_wire, {"types": []}, "Malformed backend type list from the server: missing field 'list'"),
+        (backend_types_from_wire, {"list": {}},
+         "Malformed backend type list from the server: field 'list' should be a list, got dict"),
+        (SettingSpec.from_wire, 5, _S + "expected an object, got int"),
+        (SettingSpec.from_wire, {"type": "text"}, _S + "missing field 'name'"),
+        (SettingSpec.from_wire, {"name": "x"}, _S + "missing field 'type'"),
+        (SettingSpec.from_wire, {**MINIMAL_SETTING, "name": 5}, _S + "field 'name' should be text, got int"),
+        (SettingSpec.from_wire, {**MINIMAL_SETTING, "type": 5}, _S + "field 'type' should be text, got int"),
+        (SettingSpec.from_wire, {**MINIMAL_SETTING, "values": "a"}, _S + "field 'values' should be a list, got str"),
+        (SettingSpec.from_wire, {**MINIMAL_SETTING, "values": [None]},
+         _S + "field 'values' should be a list of text, got NoneType"),
+        (SettingSpec.from_wire, {**MINIMAL_SETTING, "value_names": 5}, _S + "field 'value_names' should be a list, got int"),
+        (SettingSpec.from_wire, {**MINIMAL_SETTING, "value_names": [["a"]]},
+         _S + "field 'value_names' should be a list of text, got list"),
+        (SettingSpec.from_wire, {**MINIMAL_SETTING, "description": 5}, _S + "field 'description' should be text, got int"),
+        (SettingSpec.from_wire, {**MINIMAL_SETTING, "placeholder": 5}, _S + "field 'placeholder' should be text, got int"),
+        (SettingSpec.from_wire, {**MINIMAL_SETTING, "is_secret": "no"},
+         _S + "field 'is_secret' should be true or false, got str"),
+    ],
+)
+def test_a_malformed_reply_is_refused_with_a_sentence_naming_the_field(parser, raw, message) -> None:
+    with pytest.raises(BackendApiError) as err:
+        parser(raw)
+    assert str(err.value) == message
+
+
+def test_a_backend_with_only_its_required_fields_reads_with_the_documented_defaults() -> None:
+    for raw in (MINIMAL_BACKEND, {**MINIMAL_BACKEND, **dict.fromkeys(
+            ["settings", "modcount", "features", "enabled", "title", "can_load_models", "max_usages",
+             "seconds_since_used", "time_since_used", "current_model", "status_message"])}):  # null reads as absent
+        backend = Backend.from_wire(raw)
+        assert (backend.id, backend.type, backend.status) == (1, "comfyui_selfstart", BackendStatus.IDLE)
+        assert backend.settings == {} and backend.modcount == 0 and backend.features == ()
+        assert backend.enabled is True and backend.title == "" and backend.can_load_models is True
+        assert backend.max_usages == 0 and backend.seconds_since_used is None and backend.time_since_used is None
+        assert backend.current_model is None and backend.status_message is None and backend.extra == {}
+
+
+def test_every_field_a_backend_sends_is_read() -> None:
+    backend = Backend.from_wire({
+        "id": 4, "type": "swarmswarmbackend", "status": "Loading", "settings": {"Address": "http://x"},
+        "modcount": 9, "features": ["a", 2], "enabled": False, "title": "Second GPU", "can_load_models": False,
+        "max_usages": 3, "seconds_since_used": 1.5, "time_since_used": "1 second ago", "current_model": "m",
+        "status_message": "warming up",
+    })
+    assert backend.status is BackendStatus.LOADING  # the status is read whatever its case
+    assert backend.settings == {"Address": "http://x"} and backend.modcount == 9 and backend.features == ("a", "2")
+    assert backend.enabled is False and backend.title == "Second GPU" and backend.can_load_models is False
+    assert backend.max_usages == 3 and backend.seconds_since_used == 1.5 and backend.time_since_used == "1 second ago"
+    assert backend.current_model == "m" and backend.status_message == "warming up"
+
+
+def test_a_backend_type_and_a_setting_with_only_their_required_fields_read_with_the_defaults() -> None:
+    kind = BackendType.from_wire(MINIMAL_TYPE)
+    assert (kind.id, kind.name, kind.description, kind.settings, kind.is_standard) == (
+        "comfyui_selfstart", "ComfyUI Self-Starting", "", (), True)
+    spec = SettingSpec.from_wire(MINIMAL_SETTING)
+    assert (spec.name, spec.type, spec.description, spec.placeholder, spec.is_secret) == ("GPU_ID", "text", "", "", False)
+    assert spec.default is None and spec.values is None and spec.value_names is None
+    assert backend_types_from_wire({"list": [MINIMAL_TYPE]}) == [kind]
+    assert BackendType.from_wire({**MINIMAL_TYPE, "settings": None, "is_standard": None}).is_standard is True

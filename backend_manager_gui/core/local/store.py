@@ -121,13 +121,13 @@ class BackendStore:
         """The saved backends and any warnings for the person (a corrupt file moved aside)."""
         self._remove_stale_temp_files()
         try:
-            text = self.path.read_text("utf-8")
+            data = self.path.read_bytes()
         except FileNotFoundError:
             return [], []
         except OSError as exc:
             raise BackendApiError(f"Cannot read {self.path}: {exc.strerror or exc}.") from None
         try:
-            raw = json.loads(text)
+            raw = json.loads(data.decode("utf-8"))  # not UTF-8 (a damaged file): moved aside like any other damage
             if not isinstance(raw, dict) or not isinstance(raw.get("backends"), list):
                 raise ValueError("no backend list")
             version = raw.get("version")
