@@ -132,7 +132,7 @@ async def test_unchanged_backends_are_still_reused_in_the_polls_after_a_change()
     del reply["0"]
     polls += [json.dumps(reply, indent=1)] * 2
     results = [await decoder.decode(text.encode()) for text in polls]
-    for text, result in zip(polls, results):
+    for text, result in zip(polls, results, strict=True):
         assert result == backends_from_wire(json.loads(text))
     assert all(results[3][i] is results[0][i] for i in (1, 2, 3))
 
