@@ -469,6 +469,10 @@ class FakeSwarm:
         except _Throws:
             return _api_error(400, "internal_error", "An internal error occurred")
         await self._wait_if_held(route, "reply")
+        return self._json_reply(route, reply)
+
+    def _json_reply(self, route: str, reply: dict[str, Any]) -> web.Response:
+        """The HTTP answer of a route that went through (a subclass may answer from a cache)."""
         return web.json_response(reply, status=200)
 
     def _routes(self) -> dict[str, Callable[[web.Request, dict[str, Any]], dict[str, Any]]]:
