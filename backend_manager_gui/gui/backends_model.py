@@ -11,10 +11,10 @@ import asyncio
 import bisect
 import re
 import time
-from functools import cache, lru_cache
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from enum import IntEnum
+from functools import cache, lru_cache
 from typing import Any
 
 from PySide6.QtCore import (

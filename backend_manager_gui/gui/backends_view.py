@@ -6,10 +6,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from PySide6.QtCore import (
+    QByteArray,
     QEvent,
     QItemSelectionModel,
     QModelIndex,
     QPersistentModelIndex,
+    QSettings,
     Qt,
 )
 from PySide6.QtGui import QAction, QHelpEvent, QKeySequence
@@ -151,6 +153,22 @@ class BackendsView(QWidget):
         return table
 
     # ---- the columns each kind of service fills -------------------------------------------------
+    def header_key(self) -> str:
+        """Column widths are kept per kind of connection: a server's Model column, this computer's GPU and Port."""
+        return f"table/header/{'local' if self.embedded else 'server'}"
+
+    def save_header(self, settings: QSettings) -> None:
+        settings.setValue(self.header_key(), self._header.saveState())
+
+    def restore_header(self, settings: QSettings) -> bool:
+        """The columns as the person last left them for this kind of connection (True), else the starting widths."""
+        state = settings.value(self.header_key())
+        if isinstance(state, QByteArray) and not state.isEmpty():
+            self._header.restoreState(state)
+            return True
+        self.reset_column_widths()
+        return False
+
     def reset_column_widths(self) -> None:
         """The starting widths (a stretching column keeps taking the spare width)."""
         for col, width in COLUMN_WIDTHS:

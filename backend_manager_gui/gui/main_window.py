@@ -7,7 +7,6 @@ flight show a busy icon and cannot be acted on until the answer, and the poller 
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Iterable
 
@@ -26,10 +25,10 @@ from PySide6.QtWidgets import (
 
 from .. import __version__
 from ..core.errors import BackendServiceError, ServiceUnavailable
-from ..core.fleet import gpu_text, live
+from ..core.fleet import live
 from ..core.links import worker_link
 from ..core.models import Backend, BackendStatus, BackendType
-from ..core.service import BackendService, GpuReport
+from ..core.service import BackendService
 from . import icons
 from .actions import (
     ActionContext,
@@ -44,33 +43,20 @@ from .backends_view import BackendsView
 from .connections import ConnectionProfile, ProfileStore, open_service
 from .error_watch import ErrorWatch
 from .gpu_view import GpuDock
+from .local_columns import LocalColumns
 from .log_reasons import LogReasons
 from .log_view import LogDock
 from .message_bar import MessageBar
 from .poller import Poller
+from .status_line import connection_status
 from .tasks import (
     cancel_tasks,
     describe_error,
     is_embedded,
     service_warnings,
-    worker_host,
 )
 
 log = logging.getLogger(__name__)
-
-#: Order of the status summary ("3 running · 1 loading · 1 errored").
-SUMMARY_ORDER = (BackendStatus.RUNNING, BackendStatus.IDLE, BackendStatus.LOADING, BackendStatus.WAITING,
-                 BackendStatus.ERRORED, BackendStatus.DISABLED)
-
-
-def status_summary(backends: Iterable[Backend]) -> str:
-    counts: dict[BackendStatus, int] = {}
-    for b in backends:
-        counts[b.status] = counts.get(b.status, 0) + 1
-    if not counts:
-        return "no backends yet"
-    return " · ".join(f"{counts[s]} {s.value}" for s in SUMMARY_ORDER if counts.get(s))
-
 
 class MainWindow(QMainWindow):
     """``MainWindow(service)``; its table model is ``backends_model``."""
@@ -131,8 +117,7 @@ class MainWindow(QMainWindow):
         self.act_free, self.act_free_ram, self.act_refresh = a.act_free, a.act_free_ram, a.act_refresh
         self.act_per_gpu, self.act_connect, self.add_menu = a.act_per_gpu, a.act_connect, a.add_menu
         self.act_open, self.act_copy_url, self.act_models_folder = a.act_open, a.act_copy_url, a.act_models_folder
-        #: GPU index -> name, from the last GPU report (the GPU column reads "1: RTX 4090")
-        self._gpu_names: dict[int, str] = {}
+        self.local_columns = LocalColumns(self.backends_model)  # GPU and Port cells of this computer's workers
         self.act_quit = make_action(self, "Quit", self.close, shortcuts=(QKeySequence.StandardKey.Quit, "Ctrl+Q"))
         self.act_quit.setMenuRole(QAction.MenuRole.QuitRole)
         self.act_about = make_action(self, "About", self._on_about_triggered)
@@ -202,7 +187,7 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.log_dock)
         self.gpu_dock = GpuDock(self)
         self.gpu_dock.setObjectName("gpu_dock")
-        self.gpu_dock.report_received.connect(self._on_gpu_report)
+        self.gpu_dock.report_received.connect(self.local_columns.on_gpu_report)
         # beside the log, under the table: the table keeps the full width for its columns
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.gpu_dock)
         self.splitDockWidget(self.log_dock, self.gpu_dock, Qt.Orientation.Horizontal)
@@ -253,8 +238,7 @@ class MainWindow(QMainWindow):
 
     def _attach(self, service: BackendService) -> None:
         embedded = is_embedded(service)
-        self._gpu_names = {}
-        self.backends_model.set_details_provider(self._local_details if embedded else None)
+        self.local_columns.attach(service)
         served_from = None if embedded else service.location
         self.backends_model.set_link_provider(lambda b: worker_link(b, served_from))
         self.act_per_gpu.setVisible(embedded)
@@ -270,35 +254,6 @@ class MainWindow(QMainWindow):
         for warning in service_warnings(service):
             self.message_bar.show_info(warning)
 
-    def _local_details(self, backend: Backend) -> tuple[str, str]:
-        """The GPU and port columns of the embedded manager's rows (its details are in memory: no I/O)."""
-        host = worker_host(self.service)
-        try:
-            details = host.details(backend.id) if host is not None else None
-        except BackendServiceError:
-            details = None
-        port = str(details.port) if details is not None and details.port else ""
-        return gpu_text(backend.settings, self._gpu_names), port
-
-    def _on_gpu_report(self, report: GpuReport) -> None:
-        """A GPU report (the dock's, or the one read at start): the GPU column names the GPUs it knows."""
-        names = {g.index: g.name for g in report.gpus}
-        if names != self._gpu_names and self.is_embedded:
-            self._gpu_names = names
-            self.backends_model.set_details_provider(self._local_details)
-
-    async def _read_gpu_names(self) -> None:
-        host, service = worker_host(self.service), self.service
-        if host is None:
-            return
-        try:
-            report = await host.gpus()
-        except BackendServiceError as exc:
-            log.info("GPU names not read: %s", exc)
-            return
-        if service is self.service:
-            self._on_gpu_report(report)
-
     def start(self) -> None:
         """Begin polling and loading types; called on first show (the qasync loop is running by then)."""
         if self._started or self._shut_down:
@@ -308,7 +263,7 @@ class MainWindow(QMainWindow):
         self.ctx.request_types()
         if self.is_embedded:
             # the GPU column names the GPUs even while the GPUs dock (which reads them every few seconds) is closed
-            self.ctx.spawn(self._read_gpu_names(), "Reading the GPUs", quiet=True)
+            self.ctx.spawn(self.local_columns.read_gpu_names(), "Reading the GPUs", quiet=True)
 
     async def shutdown(self) -> None:
         """Stop the poller, then close the service (the embedded manager stops its workers)."""
@@ -399,27 +354,7 @@ class MainWindow(QMainWindow):
             self.status_label.setText(text)
 
     def _update_status_text(self) -> None:
-        where = self.service.location
-        poller = self.poller
-        failed, total = poller.failing_calls
-        tooltip = ""
-        if poller.unreachable:
-            due = poller.next_poll_at
-            seconds = 0 if due is None else max(0, round(due - asyncio.get_event_loop().time()))
-            text = f"Cannot reach {where} — retrying in {seconds} s" if seconds else f"Cannot reach {where} — retrying now…"
-            if poller.last_error is not None:
-                tooltip = describe_error(poller.last_error, where)
-        elif poller.last_snapshot is None:
-            text = f"Connecting to {where}…"
-        else:
-            summary = status_summary(self.backends_model.backends().values())
-            if failed:
-                # a server that fails now and then still works: not "Cannot reach" while most calls get through
-                text = f"Connected to {where} — some calls failing ({failed} of the last {total}) — {summary}"
-                if poller.last_failure is not None:
-                    tooltip = f"The latest failure: {describe_error(poller.last_failure, where)}"
-            else:
-                text = f"Connected to {where} — {summary}"
+        text, tooltip = connection_status(self.service.location, self.poller, self.backends_model.backends().values())
         self.status_label.setText(text)
         self.status_label.setToolTip(tooltip)
         if self.tray is not None:
@@ -541,23 +476,13 @@ class MainWindow(QMainWindow):
         # restoreState may have brought back docks this service cannot use
         self._apply_service_layout()
 
-    def _header_key(self) -> str:
-        """Column widths are kept per kind of connection: a server's Model column, this computer's GPU and Port."""
-        return f"table/header/{'local' if self.is_embedded else 'server'}"
-
     def _save_header(self) -> None:
-        self.settings.setValue(self._header_key(), self.table.horizontalHeader().saveState())
+        self.view.save_header(self.settings)
 
     def _restore_header(self) -> None:
-        """The columns as the person last left them for this kind of connection, else the starting widths."""
-        header = self.settings.value(self._header_key())
-        if isinstance(header, QByteArray) and not header.isEmpty():
-            self.table.horizontalHeader().restoreState(header)
-            # restoreState may have brought back columns and resize modes this service cannot fill
-            self._apply_service_layout()
-        else:
-            self._apply_service_layout()  # the stretching column first: a stretched width is no width to keep
-            self.view.reset_column_widths()
+        self._apply_service_layout()  # the kind's columns first: a stretched width is no width to keep
+        if self.view.restore_header(self.settings):
+            self._apply_service_layout()  # restoreState may bring back columns this service cannot fill
 
     def _apply_service_layout(self) -> None:
         embedded = self.is_embedded

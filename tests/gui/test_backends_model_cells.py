@@ -186,7 +186,8 @@ def test_each_column_sorts_the_way_a_person_reads_it(qapp):
     # by time; "Never" (any case, whatever seconds came with it) and no time at all both last, in id order
     assert _sorted_ids(model, Column.LAST_USED) == [1, 3, 0, 2, 5]
     assert _sorted_ids(model, Column.GPU) == [1, 0, 3, 5, 2]  # numbers in numeric order, then words, then nothing
-    assert _sorted_ids(model, Column.PORT) == [2, 3, 0, 5, 1]
+    # a leading number sorts by that number ("1: RTX 4090" in the GPU column; "81a" next to 81), nothing last
+    assert _sorted_ids(model, Column.PORT) == [2, 5, 3, 0, 1]
 
 
 def test_a_sorted_view_stays_sorted_as_rows_change_and_back_to_id_order(qapp):
