@@ -31,6 +31,8 @@ class Scripted:
         self.delay = 0.0  # seconds before each route's reply
         self.expire_next = 0  # this many route calls are told their session expired
         self.sessions = 0
+        self.session_reply: dict | None = None  # what GetNewSession answers instead of a fresh session
+        self.cookies: dict[str, str] = {}  # the cookies of the last request
         self.in_flight = 0
         self.most_in_flight = 0
         self._runner: web.AppRunner | None = None
@@ -42,7 +44,10 @@ class Scripted:
         route = request.match_info["route"]
         self.bodies[route] = json.loads(await request.read())
         self.auth = request.headers.get("Authorization")
+        self.cookies = dict(request.cookies)
         if route == "GetNewSession":
+            if self.session_reply is not None:
+                return web.json_response(self.session_reply)
             self.sessions += 1
             return web.json_response({"session_id": f"{self.sessions:032d}", "version": "0.9.8.2"})
         if self.expire_next:
@@ -55,7 +60,10 @@ class Scripted:
         finally:
             self.in_flight -= 1
         status, body, content_type = self.reply
-        return web.Response(body=body, status=status, headers={"Content-Type": content_type})
+        headers = {"Content-Type": content_type}
+        if 300 <= status < 400:
+            headers["Location"] = "/API/Elsewhere"
+        return web.Response(body=body, status=status, headers=headers)
 
     async def __aenter__(self) -> Self:
         app = web.Application()
@@ -292,3 +300,55 @@ def test_why_a_connection_failed_is_read_from_the_whole_chain(chain, reason) -> 
     top = httpx.ConnectError("All connection attempts failed")
     top.__cause__ = chain[0]
     assert _connect_reason(top) == reason
+
+
+async def test_what_the_server_says_about_itself_is_kept(server, svc) -> None:
+    from backend_manager_gui.core.remote import ServerInfo
+
+    server.session_reply = {"session_id": "x" * 32, "version": "0.9.8.2", "server_id": "5f0c", "user_id": "local",
+                            "permissions": ["admin", 7]}
+    server.answer({"count": 0})
+    await svc.restart_backends()
+    assert svc.server_info == ServerInfo(version="0.9.8.2", server_id="5f0c", user_id="local", permissions=("admin", "7"))
+    async with RemoteService(server.url) as other:
+        server.session_reply = {"session_id": "y" * 32, "permissions": "all"}  # an older server says less
+        await other.restart_backends()
+        assert other.server_info == ServerInfo(version="", server_id="", user_id="", permissions=())
+
+
+@pytest.mark.parametrize(("session_reply", "error", "message"), [
+    ({"version": "1.0"}, ServiceUnavailable,
+     "{url} answered GetNewSession without a session id: this does not look like a SwarmUI server."),
+    ({"session_id": ""}, ServiceUnavailable,
+     "{url} answered GetNewSession without a session id: this does not look like a SwarmUI server."),
+    ({"session_id": 5}, ServiceUnavailable,
+     "{url} answered GetNewSession without a session id: this does not look like a SwarmUI server."),
+    ({"error_id": "invalid_session_id"}, BackendApiError, "{url} refused to open a session."),
+    ({"error": "Invalid or unauthorized."}, BackendApiError,
+     "{url} requires a token (an account's swarm_token) and none was given."),
+])
+async def test_a_server_that_will_not_open_a_session_says_why(server, svc, session_reply, error, message) -> None:
+    server.session_reply = session_reply
+    with pytest.raises(error) as err:
+        await svc.restart_backends()
+    assert str(err.value) == message.format(url=server.url)
+    if "refused to open" in message:
+        assert err.value.error_id == "invalid_session_id"
+
+
+async def test_the_token_goes_as_a_cookie_only_when_there_is_one(server) -> None:
+    server.answer({"count": 0})
+    async with RemoteService(server.url, token="tok-123") as service:
+        await service.restart_backends()
+    assert server.cookies == {"swarm_token": "tok-123"}
+    async with RemoteService(server.url) as service:
+        await service.restart_backends()
+    assert server.cookies == {}
+
+
+async def test_a_redirect_is_not_followed(server, svc) -> None:
+    server.reply = (307, b"", "text/plain")  # to /API/Elsewhere, which redirects again
+    with pytest.raises(ServiceUnavailable) as err:
+        await svc.restart_backends()
+    assert str(err.value) == f"{server.url} did not answer like a SwarmUI server: it sent an empty reply (HTTP 307)."
+    assert "Elsewhere" not in server.bodies
