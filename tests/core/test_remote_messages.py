@@ -4,16 +4,19 @@ take a selector. Against a real HTTP server that answers each route with exactly
 
 from __future__ import annotations
 
+import asyncio
+import errno
 import json
 import socket
 from collections.abc import AsyncIterator
 from typing import Self
 
+import httpx
 import pytest
 from aiohttp import web
 
 from backend_manager_gui.core.errors import BackendApiError, ServiceUnavailable
-from backend_manager_gui.core.remote import RemoteService
+from backend_manager_gui.core.remote import RemoteService, _connect_reason
 
 
 class Scripted:
@@ -23,7 +26,15 @@ class Scripted:
     def __init__(self) -> None:
         self.reply: tuple[int, bytes, str] = (200, b"{}", "application/json")
         self.bodies: dict[str, dict] = {}
+        self.auth: str | None = None  # the Authorization header of the last request
         self.url = ""
+        self.delay = 0.0  # seconds before each route's reply
+        self.expire_next = 0  # this many route calls are told their session expired
+        self.sessions = 0
+        self.session_reply: dict | None = None  # what GetNewSession answers instead of a fresh session
+        self.cookies: dict[str, str] = {}  # the cookies of the last request
+        self.in_flight = 0
+        self.most_in_flight = 0
         self._runner: web.AppRunner | None = None
 
     def answer(self, body: bytes | dict, status: int = 200, content_type: str = "application/json") -> None:
@@ -32,10 +43,27 @@ class Scripted:
     async def _handle(self, request: web.Request) -> web.Response:
         route = request.match_info["route"]
         self.bodies[route] = json.loads(await request.read())
+        self.auth = request.headers.get("Authorization")
+        self.cookies = dict(request.cookies)
         if route == "GetNewSession":
-            return web.json_response({"session_id": "s" * 32, "version": "0.9.8.2"})
+            if self.session_reply is not None:
+                return web.json_response(self.session_reply)
+            self.sessions += 1
+            return web.json_response({"session_id": f"{self.sessions:032d}", "version": "0.9.8.2"})
+        if self.expire_next:
+            self.expire_next -= 1
+            return web.json_response({"error_id": "invalid_session_id", "error": "Invalid session ID."})
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            await asyncio.sleep(self.delay)
+        finally:
+            self.in_flight -= 1
         status, body, content_type = self.reply
-        return web.Response(body=body, status=status, headers={"Content-Type": content_type})
+        headers = {"Content-Type": content_type}
+        if 300 <= status < 400:
+            headers["Location"] = "/API/Elsewhere"
+        return web.Response(body=body, status=status, headers=headers)
 
     async def __aenter__(self) -> Self:
         app = web.Application()
@@ -195,3 +223,132 @@ async def test_an_unknown_host_name_is_named_as_such() -> None:
     if "no answer within" in str(err.value):
         pytest.skip("this machine's resolver does not answer at all")
     assert str(err.value) == f"Cannot reach {url}: the host name is unknown."
+
+
+async def test_credentials_in_the_address_travel_as_basic_auth_and_never_in_what_is_shown(server) -> None:
+    import base64
+
+    host = server.url.removeprefix("http://")
+    server.answer({"count": 0})
+    for address, user, password in ((f"http://ann:s3cr%40t:x@{host}", "ann", "s3cr@t:x"),  # quoted @, a colon kept
+                                    (f"http://bob:pa@ss@{host}/", "bob", "pa@ss"),  # the last @ ends them
+                                    (f"http://carl@{host}", "carl", "")):
+        async with RemoteService(address) as service:
+            await service.restart_backends()
+            assert service.location == server.url and "@" not in repr(service)
+        assert server.auth == "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode(), address
+    async with RemoteService(f"{host}/") as service:  # no scheme, a trailing slash: no credentials at all
+        await service.restart_backends()
+        assert service.location == server.url
+    assert server.auth is None
+
+
+def test_the_service_shows_whether_a_token_is_set_never_the_token() -> None:
+    assert repr(RemoteService("http://127.0.0.1:7801", token="s3cr3t-token")) == \
+        "RemoteService('http://127.0.0.1:7801', token=<set>)"
+    assert repr(RemoteService("127.0.0.1:7801")) == "RemoteService('http://127.0.0.1:7801', token=None)"
+
+
+async def test_the_list_and_free_memory_send_what_was_asked(server, svc) -> None:
+    server.answer({"count": 1})
+    await svc.free_memory()
+    assert server.bodies["FreeBackendMemory"] == {"system_ram": False, "backend": "all",
+                                                  "session_id": server.bodies["FreeBackendMemory"]["session_id"]}
+    server.answer({})
+    await svc.list_backends(nonreal=True, full_data=True)
+    assert (server.bodies["ListBackends"]["nonreal"], server.bodies["ListBackends"]["full_data"]) == (True, True)
+    await svc.list_backends()
+    assert (server.bodies["ListBackends"]["nonreal"], server.bodies["ListBackends"]["full_data"]) == (False, False)
+
+
+async def test_unchanged_backends_come_back_as_the_same_objects_poll_after_poll(server, svc) -> None:
+    entry = {"id": 1, "type": "comfyui_api", "status": "running"}
+    server.answer({"1": entry, "2": {**entry, "id": 2}})
+    first = await svc.list_backends()
+    server.answer({"1": entry, "2": {**entry, "id": 2, "status": "errored"}})
+    second = await svc.list_backends()
+    assert second[1] is first[1] and second[2].status.value == "errored"  # the table skips row 1 by identity
+    server.answer({"1": {**entry, "status": 5}})
+    with pytest.raises(ServiceUnavailable) as err:
+        await svc.list_backends()
+    assert str(err.value) == (f"{server.url} sent a reply to ListBackends this app cannot read. Malformed backend "
+                              "from the server: field 'status' should be text, got int")
+
+
+async def test_after_a_session_expires_the_calls_in_flight_climb_back_to_eight(server, svc) -> None:
+    server.answer({"count": 0})
+    await svc.restart_backends()  # a session; eight calls may be out at once
+    server.expire_next = 1  # the next call is told its session expired: one call at a time again
+    server.delay = 0.02
+    await svc.restart_backends()
+    server.most_in_flight = 0
+    # the window opens by one for each answered call, up to eight, never more
+    await asyncio.gather(*(svc.restart_backends() for _ in range(60)))
+    assert server.most_in_flight == 8 and server.sessions == 2
+
+
+@pytest.mark.parametrize(("chain", "reason"), [
+    # what httpx raises where the OS's error is not chained (seen on macOS and Windows): read from the text
+    ([OSError("[Errno 61] Connection refused")], "connection refused (is the server running on that port?)"),
+    ([OSError("[Errno -2] Name or service not known")], "the host name is unknown"),
+    ([OSError("[Errno 8] nodename nor servname provided, or not known")], "the host name is unknown"),
+    ([OSError(errno.ENETUNREACH, "Network is unreachable")], "the network or host is unreachable"),
+    ([OSError(errno.EHOSTUNREACH, "No route to host")], "the network or host is unreachable"),
+    ([OSError("something else")], "could not connect"),
+])
+def test_why_a_connection_failed_is_read_from_the_whole_chain(chain, reason) -> None:
+    top = httpx.ConnectError("All connection attempts failed")
+    top.__cause__ = chain[0]
+    assert _connect_reason(top) == reason
+
+
+async def test_what_the_server_says_about_itself_is_kept(server, svc) -> None:
+    from backend_manager_gui.core.remote import ServerInfo
+
+    server.session_reply = {"session_id": "x" * 32, "version": "0.9.8.2", "server_id": "5f0c", "user_id": "local",
+                            "permissions": ["admin", 7]}
+    server.answer({"count": 0})
+    await svc.restart_backends()
+    assert svc.server_info == ServerInfo(version="0.9.8.2", server_id="5f0c", user_id="local", permissions=("admin", "7"))
+    async with RemoteService(server.url) as other:
+        server.session_reply = {"session_id": "y" * 32, "permissions": "all"}  # an older server says less
+        await other.restart_backends()
+        assert other.server_info == ServerInfo(version="", server_id="", user_id="", permissions=())
+
+
+@pytest.mark.parametrize(("session_reply", "error", "message"), [
+    ({"version": "1.0"}, ServiceUnavailable,
+     "{url} answered GetNewSession without a session id: this does not look like a SwarmUI server."),
+    ({"session_id": ""}, ServiceUnavailable,
+     "{url} answered GetNewSession without a session id: this does not look like a SwarmUI server."),
+    ({"session_id": 5}, ServiceUnavailable,
+     "{url} answered GetNewSession without a session id: this does not look like a SwarmUI server."),
+    ({"error_id": "invalid_session_id"}, BackendApiError, "{url} refused to open a session."),
+    ({"error": "Invalid or unauthorized."}, BackendApiError,
+     "{url} requires a token (an account's swarm_token) and none was given."),
+])
+async def test_a_server_that_will_not_open_a_session_says_why(server, svc, session_reply, error, message) -> None:
+    server.session_reply = session_reply
+    with pytest.raises(error) as err:
+        await svc.restart_backends()
+    assert str(err.value) == message.format(url=server.url)
+    if "refused to open" in message:
+        assert err.value.error_id == "invalid_session_id"
+
+
+async def test_the_token_goes_as_a_cookie_only_when_there_is_one(server) -> None:
+    server.answer({"count": 0})
+    async with RemoteService(server.url, token="tok-123") as service:
+        await service.restart_backends()
+    assert server.cookies == {"swarm_token": "tok-123"}
+    async with RemoteService(server.url) as service:
+        await service.restart_backends()
+    assert server.cookies == {}
+
+
+async def test_a_redirect_is_not_followed(server, svc) -> None:
+    server.reply = (307, b"", "text/plain")  # to /API/Elsewhere, which redirects again
+    with pytest.raises(ServiceUnavailable) as err:
+        await svc.restart_backends()
+    assert str(err.value) == f"{server.url} did not answer like a SwarmUI server: it sent an empty reply (HTTP 307)."
+    assert "Elsewhere" not in server.bodies
