@@ -166,7 +166,9 @@ class FakeSwarm:
     ) -> int:
         """Add a backend directly (no API call); returns its id."""
         t = self.type_(type_id)
-        bid = backend_id if backend_id is not None else (max(self.backends) + 1 if self.backends else 0)
+        # self.backends is kept in id order: its last key is the highest id
+        last = next(reversed(self.backends)) if self.backends else None
+        bid = backend_id if backend_id is not None else (last + 1 if last is not None else 0)
         values = {s["name"]: copy.deepcopy(s.get("default")) for s in t["settings"]}
         values.update(settings or {})
         secret_names = {s["name"] for s in t["settings"] if s.get("is_secret")}
@@ -186,7 +188,8 @@ class FakeSwarm:
             "time_since_used": "Never",
             "current_model": current_model,
         }
-        self.backends = dict(sorted(self.backends.items()))
+        if last is not None and bid < last:  # only an id out of order needs a re-sort (50,000 adds stay linear)
+            self.backends = dict(sorted(self.backends.items()))
         return bid
 
     def set_status(self, backend_id: int, status: str) -> None:
