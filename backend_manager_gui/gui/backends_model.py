@@ -7,14 +7,13 @@ and gone ids. Display values are computed once per row in ``apply()`` so ``data(
 
 from __future__ import annotations
 
-import asyncio
 import bisect
 import time
 from functools import cache, lru_cache
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import (
     QAbstractTableModel,
@@ -27,11 +26,13 @@ from PySide6.QtCore import (
     Qt,
     Signal,
 )
-from PySide6.QtGui import QBrush, QColor, QFont
 
 from ..core.fleet import gpu_text
 from ..core.models import Backend, BackendStatus
 from . import icons
+
+if TYPE_CHECKING:
+    from PySide6.QtGui import QBrush, QFont
 
 
 class Column(IntEnum):
@@ -154,6 +155,8 @@ class BackendsModel(QAbstractTableModel):
     async def prepare(self, snapshot: Mapping[int, Backend], *, slice_s: float = 0.005) -> None:
         """Work out the rows of new and changed backends ahead of ``apply()``, giving the loop a turn every
         ``slice_s`` seconds: a first load of 5,000 backends then never freezes the window in one go."""
+        import asyncio  # here, not at the top: the window paints before asyncio is imported (PERFORMANCE.md, P3)
+
         prepared: dict[int, _Row] = {}
         self._prepared = prepared
         deadline = time.perf_counter() + slice_s
@@ -422,12 +425,16 @@ _BRUSHES: dict[BackendStatus, QBrush] = {}
 def _brush(status: BackendStatus) -> QBrush:
     brush = _BRUSHES.get(status)
     if brush is None:
+        from PySide6.QtGui import QBrush  # here: this module is imported before the first paint (PERFORMANCE.md, P3)
+
         brush = _BRUSHES[status] = QBrush(icons.status_colour(status))
     return brush
 
 
 @cache
 def _italic() -> QFont:
+    from PySide6.QtGui import QFont
+
     font = QFont()
     font.setItalic(True)
     return font
@@ -435,6 +442,8 @@ def _italic() -> QFont:
 
 @cache
 def _placeholder_brush() -> QBrush:
+    from PySide6.QtGui import QBrush, QColor
+
     return QBrush(QColor("#6b6b6b"))
 
 

@@ -3,56 +3,40 @@ keeps them in step with the service it talks to. What each action does lives in 
 
 Nothing here waits on I/O: actions are coroutines started with ``ActionContext.spawn()``, rows with a request in
 flight show a busy icon and cannot be acted on until the answer, and the poller refreshes at once after.
+
+The window is built in two steps so that start-up paints it before importing most of the app
+(docs/PERFORMANCE.md, P3): ``MainWindow(None, profile=...)`` is the frame (the table with its columns and saved
+widths, the filter box, the status bar, the saved geometry), which needs only this module, the table's model and
+view; ``complete(service)`` adds the rest (actions, menus, toolbar, docks, tray, polling). ``MainWindow(service)``
+does both at once. The modules only the second step needs are imported in the methods that use them.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
+import time
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QByteArray, QEvent, QPoint, QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QHideEvent, QKeySequence, QShowEvent
-from PySide6.QtWidgets import (
-    QLabel,
-    QMainWindow,
-    QMenu,
-    QMessageBox,
-    QSystemTrayIcon,
-    QToolButton,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtCore import QByteArray, QEventLoop, QSettings, Qt, QTimer, Signal
+from PySide6.QtWidgets import QLabel, QMainWindow, QVBoxLayout, QWidget
 
 from .. import __version__
 from ..core.errors import BackendServiceError, ServiceUnavailable
-from ..core.fleet import gpu_text, live
 from ..core.models import Backend, BackendStatus, BackendType
-from ..core.service import BackendService
-from . import icons
-from .actions import (
-    ActionContext,
-    BackendActions,
-    ConnectActions,
-    Connector,
-    confirm_stop_workers,
-    make_action,
-)
 from .backends_model import BackendsModel
 from .backends_view import BackendsView
-from .connections import ConnectionProfile, ProfileStore, open_service
-from .error_watch import ErrorWatch
-from .gpu_view import GpuDock
-from .log_view import LogDock
-from .message_bar import MessageBar
-from .poller import Poller
-from .tasks import (
-    cancel_tasks,
-    describe_error,
-    is_embedded,
-    service_warnings,
-    worker_host,
-)
+from .profiles import ConnectionKind, ConnectionProfile, ProfileStore
+
+if TYPE_CHECKING:
+    from PySide6.QtCore import QEvent, QPoint
+    from PySide6.QtGui import QAction, QCloseEvent, QHideEvent, QPaintEvent, QShowEvent
+    from PySide6.QtWidgets import QMenu, QSystemTrayIcon
+
+    from ..core.service import BackendService
+    from .actions import Connector
+    from .message_bar import MessageBar
+    from .poller import Poller
 
 log = logging.getLogger(__name__)
 
@@ -80,20 +64,23 @@ class MainWindow(QMainWindow):
     #: The window was closed for good (after any question about running workers).
     closed = Signal()
 
+    #: The window has painted for the first time (start-up waits for it before importing the rest).
+    first_painted = Signal()
+
     def __init__(
         self,
-        service: BackendService,
+        service: BackendService | None,
         *,
         settings: QSettings | None = None,
         profile: ConnectionProfile | None = None,
-        connector: Connector = open_service,
+        connector: Connector | None = None,
         poll_interval: float = 2.0,
         max_poll_interval: float = 10.0,
         parent: QWidget | None = None,
     ) -> None:
+        """The window on ``service``; with None, only its frame until ``complete(service)`` (start-up)."""
         super().__init__(parent)
         self.setObjectName("main_window")
-        self.setWindowIcon(icons.app_icon())
         self.settings = settings if settings is not None else QSettings()
         self.profiles = ProfileStore(self.settings)
         self._poll_interval = (poll_interval, max_poll_interval)
@@ -101,26 +88,55 @@ class MainWindow(QMainWindow):
         self._shut_down = False
         self._quit_confirmed = False
         self._unreachable_notice = False
+        self._complete = False
+        #: when the window first painted (``time.perf_counter()``), None before
+        self.first_painted_at: float | None = None
         #: (title, message) of each "backend errored" notification shown
         self.notifications: list[tuple[str, str]] = []
 
+        # ---- the frame: what the first paint shows -----------------------------------------------
         self.backends_model = BackendsModel(self)
-        self.error_watch = ErrorWatch(self._shown_status, self._notify_errored)
         central = QWidget(self)
         layout = QVBoxLayout(central)
         layout.setContentsMargins(6, 6, 6, 0)
-        self.message_bar = MessageBar(central)
-        layout.addWidget(self.message_bar)
+        self._central, self._central_layout = central, layout  # the message bar goes on top in complete()
         self.view = BackendsView(self.backends_model, central)
         layout.addWidget(self.view, 1)
         self.setCentralWidget(central)
         self.proxy, self.table, self.filter_edit = self.view.proxy, self.view.table, self.view.filter_edit
-        self.count_label, self.empty_label = self.view.count_label, self.view.empty_label
+        self.count_label = self.view.count_label
+        self._build_status_bar()
+        self._restore_frame_layout()
+        # until the service is open: where the window is going, in its title, columns and status line
+        embedded = profile is None or profile.kind is ConnectionKind.LOCAL
+        where = "this computer" if embedded or profile is None else profile.target
+        self.setWindowTitle(f"{where} — Backend Manager")
+        self.view.show_columns_for(embedded)
+        self.status_label.setText(f"Opening {where}…" if embedded else f"Connecting to {where}…")
+        if service is not None:
+            self.complete(service, profile, connector=connector)
+
+    def complete(self, service: BackendService, profile: ConnectionProfile | None = None, *,
+                 connector: Connector | None = None) -> None:
+        """Everything the frame lacks, on ``service``: actions, menus, toolbar, docks, tray, polling."""
+        from PySide6.QtGui import QAction, QKeySequence
+
+        from . import icons
+        from .actions import ActionContext, BackendActions, ConnectActions, make_action
+        from .connections import open_service
+        from .error_watch import ErrorWatch
+        from .message_bar import MessageBar
+
+        self.setWindowIcon(icons.app_icon())
+        self.message_bar: MessageBar = MessageBar(self._central)
+        self._central_layout.insertWidget(0, self.message_bar)
+        self.error_watch = ErrorWatch(self._shown_status, self._notify_errored)
         self.table.customContextMenuRequested.connect(self._on_context_menu_requested)
         self.table.selectionModel().selectionChanged.connect(self._on_selection_changed)
 
         self.ctx = ActionContext(self, self.view, self.message_bar, service, profile, self._new_poller(service))
-        self.connect_actions = ConnectActions(self.ctx, self.profiles, connector, self.switch_service, self._show_status)
+        self.connect_actions = ConnectActions(self.ctx, self.profiles, connector or open_service, self.switch_service,
+                                              self._show_status)
         self.backend_actions = BackendActions(self.ctx, self.connect_actions)
         a = self.backend_actions
         self.act_add, self.act_edit, self.act_duplicate, self.act_delete = a.act_add, a.act_edit, a.act_duplicate, a.act_delete
@@ -132,15 +148,47 @@ class MainWindow(QMainWindow):
         self.act_about = make_action(self, "About", self._on_about_triggered)
         self.act_filter = make_action(self, "Filter", self.view.focus_filter, shortcuts=(QKeySequence.StandardKey.Find,))
         self._build_menus_and_toolbar()
-        self._build_status_bar()
         self._build_docks()
         self._build_tray()
         self._attach(service)
         self._restore_layout()
         self.backend_actions.update()
+        self._complete = True
+        if self.isVisible() and not self.isMinimized():
+            self.start()
+
+    @property
+    def empty_label(self) -> QLabel:
+        """The hint an empty table shows (made when first needed)."""
+        return self.view.empty_label
+
+    @property
+    def is_complete(self) -> bool:
+        """``complete()`` has run: the window has its service, actions and docks."""
+        return self._complete
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        super().paintEvent(event)
+        if self.first_painted_at is None:
+            self.first_painted_at = time.perf_counter()
+            self.first_painted.emit()
+
+    def wait_until_painted(self, timeout_s: float = 0.5) -> bool:
+        """Let Qt show and paint the window (at most ``timeout_s``; no input is handled meanwhile): start-up
+        calls it before importing the rest, so the person sees the window, not an empty frame, meanwhile."""
+        if self.first_painted_at is None:
+            loop = QEventLoop(self)
+            self.first_painted.connect(loop.quit)
+            QTimer.singleShot(int(timeout_s * 1000), loop.quit)
+            loop.exec(QEventLoop.ProcessEventsFlag.ExcludeUserInputEvents)
+            self.first_painted.disconnect(loop.quit)
+            loop.deleteLater()
+        return self.first_painted_at is not None
 
     # ================================================================== building
     def _build_menus_and_toolbar(self) -> None:
+        from PySide6.QtWidgets import QMenu, QToolButton
+
         bar = self.menuBar()
         self.file_menu = bar.addMenu("&File")
         self.file_menu.addAction(self.act_connect)
@@ -190,6 +238,9 @@ class MainWindow(QMainWindow):
         self._countdown.timeout.connect(self._update_status_text)
 
     def _build_docks(self) -> None:
+        from .gpu_view import GpuDock
+        from .log_view import LogDock
+
         self.log_dock = LogDock(self)
         self.log_dock.setObjectName("log_dock")
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.log_dock)
@@ -202,9 +253,13 @@ class MainWindow(QMainWindow):
             self.view_menu.addAction(dock.toggleViewAction())
 
     def _build_tray(self) -> None:
+        from PySide6.QtWidgets import QMenu, QSystemTrayIcon
+
         self.tray: QSystemTrayIcon | None = None
         if not QSystemTrayIcon.isSystemTrayAvailable():
             return
+        from . import icons
+
         self.tray = QSystemTrayIcon(icons.app_icon(), self)
         menu = QMenu(self)
         menu.addAction("Show window", self._on_tray_show)
@@ -234,9 +289,13 @@ class MainWindow(QMainWindow):
 
     @property
     def is_embedded(self) -> bool:
+        from .tasks import is_embedded
+
         return is_embedded(self.service)
 
     def _new_poller(self, service: BackendService) -> Poller:
+        from .poller import Poller
+
         poller = Poller(service, self, interval=self._poll_interval[0], max_interval=self._poll_interval[1])
         poller.prepare = self.backends_model.prepare
         poller.snapshot_received.connect(self._on_snapshot_received)
@@ -244,6 +303,8 @@ class MainWindow(QMainWindow):
         return poller
 
     def _attach(self, service: BackendService) -> None:
+        from .tasks import is_embedded, service_warnings
+
         embedded = is_embedded(service)
         self.backends_model.set_details_provider(self._local_details if embedded else None)
         self.act_per_gpu.setVisible(embedded)
@@ -260,6 +321,9 @@ class MainWindow(QMainWindow):
 
     def _local_details(self, backend: Backend) -> tuple[str, str]:
         """The GPU and port columns of the embedded manager's rows (its details are in memory: no I/O)."""
+        from ..core.fleet import gpu_text
+        from .tasks import worker_host
+
         host = worker_host(self.service)
         try:
             details = host.details(backend.id) if host is not None else None
@@ -281,6 +345,10 @@ class MainWindow(QMainWindow):
             return
         self._shut_down = True
         self._countdown.stop()
+        if not self._complete:
+            return  # closed while still opening: no service yet
+        from .tasks import cancel_tasks
+
         self.error_watch.watch(None)
         await self.poller.stop()
         await cancel_tasks(list(self.ctx.tasks))
@@ -296,6 +364,8 @@ class MainWindow(QMainWindow):
 
     async def switch_service(self, service: BackendService, profile: ConnectionProfile | None = None) -> None:
         """Talk to ``service`` from now on; the old one is closed. The one place the table is reset."""
+        from .tasks import cancel_tasks, is_embedded
+
         old = self.service
         await self.poller.stop()
         await cancel_tasks(list(self.ctx.tasks))
@@ -338,6 +408,8 @@ class MainWindow(QMainWindow):
         self.backend_actions.update()
 
     def _on_poll_failed(self, exc: BaseException) -> None:
+        from .tasks import describe_error
+
         if not isinstance(exc, ServiceUnavailable):
             # the service answered but refused (a bad token, say): its own words
             self.message_bar.show_error(describe_error(exc, self.service.location))
@@ -367,6 +439,8 @@ class MainWindow(QMainWindow):
             else:
                 text = f"Connected to {where} — {status_summary(self.backends_model.backends().values())}"
         else:
+            import asyncio
+
             due = self.poller.next_poll_at
             seconds = 0 if due is None else max(0, round(due - asyncio.get_event_loop().time()))
             text = f"Cannot reach {where} — retrying in {seconds} s" if seconds else f"Cannot reach {where} — retrying now…"
@@ -389,6 +463,8 @@ class MainWindow(QMainWindow):
         message = backend.status_message or "The backend stopped with an error."
         self.notifications.append((title, message))
         if self.tray is not None:
+            from PySide6.QtWidgets import QSystemTrayIcon
+
             self.tray.showMessage(title, message, QSystemTrayIcon.MessageIcon.Warning, 10_000)
         self.backend_errored.emit(title, message)
 
@@ -400,6 +476,8 @@ class MainWindow(QMainWindow):
         self.view.select_backends(ids)
 
     def live_backends(self) -> list[Backend]:
+        from ..core.fleet import live
+
         return live(self.backends_model.backends().values())
 
     def _on_selection_changed(self, *_args: object) -> None:
@@ -411,6 +489,8 @@ class MainWindow(QMainWindow):
         self.connect_actions.fill_recent_menu(self.recent_menu)
 
     def _on_context_menu_requested(self, pos: QPoint) -> None:
+        from PySide6.QtWidgets import QMenu
+
         menu = QMenu(self)
         _add_all(menu, (self.act_edit, self.act_duplicate, self.act_delete, None, self.act_toggle, self.act_restart,
                         self.act_free, self.act_free_ram, None, self.act_refresh))
@@ -420,6 +500,10 @@ class MainWindow(QMainWindow):
 
     # ================================================================== quitting, about, tray
     def closeEvent(self, event: QCloseEvent) -> None:
+        if not self._complete:  # closed while still opening: nothing runs yet, and the layout is not all there
+            event.accept()
+            self.closed.emit()
+            return
         if self._quit_confirmed or self._shut_down or not self.is_embedded or not self.live_backends():
             self._save_layout()
             event.accept()
@@ -429,11 +513,15 @@ class MainWindow(QMainWindow):
         self.ctx.spawn(self._ask_then_close(), "Quit")
 
     async def _ask_then_close(self) -> None:
+        from .actions import confirm_stop_workers
+
         if await confirm_stop_workers(self.ctx, "quit"):
             self._quit_confirmed = True
             self.close()
 
     def _on_about_triggered(self) -> None:
+        from PySide6.QtWidgets import QMessageBox
+
         box = QMessageBox(QMessageBox.Icon.Information, "About Backend Manager",
                           f"Backend Manager {__version__}\n\nSee and run the GPU backends of a SwarmUI server or of this computer.",
                           QMessageBox.StandardButton.Ok, self)
@@ -446,12 +534,16 @@ class MainWindow(QMainWindow):
         self.activateWindow()
 
     def _on_tray_activated(self, reason: QSystemTrayIcon.ActivationReason) -> None:
+        from PySide6.QtWidgets import QSystemTrayIcon
+
         if reason == QSystemTrayIcon.ActivationReason.Trigger:
             self._on_tray_show()
 
     # ---- visibility drives polling -------------------------------------------------------------
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
+        if not self._complete:
+            return  # complete() starts polling
         if not self._started:
             self.start()
         elif not self.isMinimized():
@@ -459,11 +551,15 @@ class MainWindow(QMainWindow):
 
     def hideEvent(self, event: QHideEvent) -> None:
         super().hideEvent(event)
-        if not event.spontaneous():
+        if self._complete and not event.spontaneous():
             self.poller.pause()
 
     def changeEvent(self, event: QEvent) -> None:
         super().changeEvent(event)
+        if not self._complete:
+            return
+        from PySide6.QtCore import QEvent
+
         if event.type() == QEvent.Type.WindowStateChange:
             if self.isMinimized():
                 self.poller.pause()
@@ -471,12 +567,19 @@ class MainWindow(QMainWindow):
                 self.poller.resume()
 
     # ---- layout persistence --------------------------------------------------------------------
-    def _restore_layout(self) -> None:
+    def _restore_frame_layout(self) -> None:
+        """The window's size and place, and the table's columns: before the first paint."""
         geometry = self.settings.value("window/geometry")
         if isinstance(geometry, QByteArray) and not geometry.isEmpty():
             self.restoreGeometry(geometry)
         else:
             self.resize(1200, 700)
+        header = self.settings.value("table/header")
+        if isinstance(header, QByteArray) and not header.isEmpty():
+            self.table.horizontalHeader().restoreState(header)
+
+    def _restore_layout(self) -> None:
+        """The toolbar and docks, once they exist."""
         state = self.settings.value("window/state")
         if isinstance(state, QByteArray) and not state.isEmpty():
             self.restoreState(state)
@@ -484,9 +587,6 @@ class MainWindow(QMainWindow):
             # the table is what people come for: the docks start low
             self.resizeDocks([self.log_dock], [190], Qt.Orientation.Vertical)
             self.resizeDocks([self.log_dock, self.gpu_dock], [780, 400], Qt.Orientation.Horizontal)
-        header = self.settings.value("table/header")
-        if isinstance(header, QByteArray) and not header.isEmpty():
-            self.table.horizontalHeader().restoreState(header)
         # restoreState may have brought back columns and docks this service cannot fill
         self._apply_service_layout()
 
