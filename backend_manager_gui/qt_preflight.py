@@ -5,6 +5,12 @@ missing, then aborts. On a minimal Debian/Ubuntu desktop the missing ones were `
 ``libxcb-keysyms1``. This module asks the system's dynamic loader (``ldd``) which libraries the plugin lacks and
 turns them into one line naming the packages to install (Debian/Ubuntu and Fedora names). No Qt is imported here:
 importing PySide6 is fine without a display, but this must run before a QApplication exists.
+
+``ldd`` takes 13-25 ms (and importing ``subprocess`` 4 ms) on every start, a fifth of the time a bare PySide6
+window takes to paint. So a plugin found complete is remembered in the user cache folder with what its answer
+depends on (the plugin's path, size and time, the loader's cache ``/etc/ld.so.cache``, which the package manager
+rewrites whenever it installs or removes a library, and ``LD_LIBRARY_PATH``); the next start only compares
+those (docs/PERFORMANCE.md, P3). A plugin that lacks something is never remembered: it is looked at every time.
 """
 
 from __future__ import annotations
@@ -12,8 +18,6 @@ from __future__ import annotations
 import importlib.util
 import os
 import re
-import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -83,16 +87,58 @@ def plugin_dirs(environ: os._Environ[str] | dict[str, str] | None = None) -> lis
     return dirs
 
 
-def missing_libraries(plugin: Path) -> list[str]:
-    """The shared libraries the loader cannot find for ``plugin`` (empty when all are there, or ldd is absent)."""
+def missing_libraries(plugin: Path, environ: os._Environ[str] | dict[str, str] | None = None) -> list[str]:
+    """The shared libraries the loader cannot find for ``plugin`` (empty when all are there, or ldd is absent),
+    with ``environ``'s LD_LIBRARY_PATH (this process's environment by default)."""
+    import shutil
+    import subprocess
+
     ldd = shutil.which("ldd")
     if ldd is None or not plugin.is_file():
         return []
     try:
-        out = subprocess.run([ldd, str(plugin)], capture_output=True, text=True, timeout=10, check=False).stdout
+        out = subprocess.run([ldd, str(plugin)], capture_output=True, text=True, timeout=10, check=False,
+                             env=None if environ is None else dict(environ)).stdout
     except (OSError, subprocess.SubprocessError):
         return []
     return list(dict.fromkeys(_NOT_FOUND.findall(out)))
+
+
+#: What the loader's answer for a plugin depends on, besides the plugin itself.
+_LOADER_CACHE = Path("/etc/ld.so.cache")
+
+
+def _cache_file(environ: os._Environ[str] | dict[str, str]) -> Path:
+    """Where a complete plugin is remembered: the user cache folder (platformdirs' on Linux, without its import)."""
+    base = environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "BackendManager" / "qt-preflight"
+
+
+def _fingerprint(plugin: Path, environ: os._Environ[str] | dict[str, str]) -> str | None:
+    try:
+        st = plugin.stat()
+        loader = _LOADER_CACHE.stat().st_mtime_ns if _LOADER_CACHE.exists() else 0
+    except OSError:
+        return None
+    return f"{plugin}\t{st.st_size}\t{st.st_mtime_ns}\t{loader}\t{environ.get('LD_LIBRARY_PATH', '')}"
+
+
+def _known_complete(fingerprint: str, environ: os._Environ[str] | dict[str, str]) -> bool:
+    try:
+        return _cache_file(environ).read_text(encoding="utf-8") == fingerprint
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
+def _remember_complete(fingerprint: str, environ: os._Environ[str] | dict[str, str]) -> None:
+    path = _cache_file(environ)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        partial.write_text(fingerprint, encoding="utf-8")
+        os.replace(partial, path)  # another instance starting at the same time reads all of it or none
+    except OSError:
+        pass  # a read-only home only costs the next start the ldd run
 
 
 def _stem(soname: str) -> str:
@@ -119,11 +165,17 @@ def check(environ: os._Environ[str] | dict[str, str] | None = None) -> str | Non
     name = platform_name(environ)
     if name not in ("xcb", "wayland"):
         return None  # offscreen, minimal, vnc...: nothing outside PySide6 to look for
+    env = os.environ if environ is None else environ
     for folder in plugin_dirs(environ):
         plugin = folder / f"libq{name}.so"
         if plugin.is_file():
-            missing = missing_libraries(plugin)
+            fingerprint = _fingerprint(plugin, env)
+            if fingerprint is not None and _known_complete(fingerprint, env):
+                return None
+            missing = missing_libraries(plugin, environ)
             if not missing:
+                if fingerprint is not None:
+                    _remember_complete(fingerprint, env)
                 return None
             return (f"Backend Manager cannot open its window: Qt's {name} platform plugin needs "
                     f"{', '.join(missing)}, not installed on this system. Install them with: {install_hint(missing)}")

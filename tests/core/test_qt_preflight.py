@@ -77,3 +77,37 @@ def test_which_plugin_qt_tries_first():
     assert qt_preflight.platform_name({"XDG_SESSION_TYPE": "wayland", "WAYLAND_DISPLAY": "wayland-0"}) == "wayland"
     assert qt_preflight.platform_name({"QT_QPA_PLATFORM": "wayland;xcb"}) == "wayland"
     assert qt_preflight.platform_name({"QT_QPA_PLATFORM": "offscreen"}) == "offscreen"
+
+
+def test_a_complete_plugin_is_remembered_until_it_or_the_loader_path_changes(tmp_path: Path):
+    """The ldd run (~15-25 ms) is paid once per plugin: a start after that compares the plugin's size and time, the
+    loader's cache and LD_LIBRARY_PATH with what was remembered. A plugin that lacks something is never remembered."""
+    folder = tmp_path / "platforms"
+    folder.mkdir()
+    plugin = folder / "libqxcb.so"
+    whole = (_pyside_dir() / "Qt" / "plugins" / "platforms" / "libqxcb.so").read_bytes()
+    lacking = whole.replace(b"libxcb-keysyms.so.1\0", b"libxcb-keysyms.so.7\0")
+    assert len(lacking) == len(whole) and lacking != whole
+    env = _env(folder)
+    env["XDG_CACHE_HOME"] = str(tmp_path / "cache")
+    remembered = tmp_path / "cache" / "BackendManager" / "qt-preflight"
+
+    plugin.write_bytes(lacking)
+    assert "libxcb-keysyms.so.7" in (qt_preflight.check(env) or "")
+    assert not remembered.exists()  # a plugin that lacks something is looked at again every time
+
+    plugin.write_bytes(whole)
+    assert qt_preflight.check(env) is None
+    assert remembered.is_file()
+    # the same file, so far as its size and time tell: the remembered answer stands, ldd is not asked
+    stat = plugin.stat()
+    plugin.write_bytes(lacking)
+    os.utime(plugin, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert qt_preflight.check(env) is None
+    # anything the answer depends on changes: it is asked again, and the missing library is named
+    os.utime(plugin, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+    assert "libxcb-keysyms.so.7" in (qt_preflight.check(env) or "")
+    plugin.write_bytes(whole)
+    assert qt_preflight.check(env) is None
+    assert qt_preflight.check({**env, "LD_LIBRARY_PATH": env["LD_LIBRARY_PATH"] + os.pathsep + str(tmp_path)}) is None
+    assert remembered.read_text(encoding="utf-8").endswith(str(tmp_path))  # remembered with the new path
