@@ -138,3 +138,37 @@ def test_any_json_value_parses_or_raises_backend_api_error(parser, value) -> Non
         assert str(err)  # a sentence, fit to show
         return
     assert result is not None
+
+
+# ---- the fast reading of a plain backend (a first load of thousands: docs/PERFORMANCE.md, P8) -------------------
+plain_backendish = st.fixed_dictionaries(
+    {"id": st.integers(), "type": st.text(max_size=8), "status": st.sampled_from([s.value for s in BackendStatus])
+     | st.sampled_from(["RUNNING", "Errored", "weird"])},
+    optional={
+        "settings": st.dictionaries(st.text(max_size=6), json_values, max_size=3) | st.none(),
+        "modcount": st.integers() | st.none() | st.floats(allow_nan=False) | st.booleans(),
+        "features": st.lists(st.text(max_size=6) | st.integers(), max_size=3) | st.none(),
+        "enabled": st.booleans() | st.none() | st.integers(0, 1), "title": st.text(max_size=6) | st.none(),
+        "can_load_models": st.booleans() | st.none(), "max_usages": st.integers() | st.none() | st.text(max_size=3),
+        "seconds_since_used": st.integers() | st.floats() | st.none() | st.booleans(),
+        "time_since_used": st.text(max_size=6) | st.none(), "current_model": st.text(max_size=6) | st.none() | st.integers(),
+        "status_message": st.text(max_size=6) | st.none(), "gpu_temp": json_values, "worker_port": st.integers(),
+    },
+)
+
+
+@settings(max_examples=400)
+@given(raw=plain_backendish | backendish)
+def test_the_fast_reading_of_a_plain_backend_is_the_checked_one(raw) -> None:
+    """What from_wire gives for any entry is what its field-by-field checking path gives (or raises the same)."""
+    try:
+        checked = Backend._checked_from_wire(raw)
+    except BackendApiError as exc:
+        with pytest.raises(BackendApiError) as again:
+            Backend.from_wire(raw)
+        assert str(again.value) == str(exc)
+        return
+    got = Backend.from_wire(raw)
+    assert vars(got) == vars(checked)  # every field, extra included
+    assert got == checked
+    assert [type(v) for v in vars(got).values()] == [type(v) for v in vars(checked).values()]
