@@ -312,6 +312,10 @@ class FakeSwarm:
             reply = handler(request, body)
         except _Refused as refused:
             reply = {"error": str(refused)}
+        return self._json_reply(route, reply)
+
+    def _json_reply(self, route: str, reply: dict[str, Any]) -> web.Response:
+        """The HTTP answer of a route that went through (a subclass may answer from a cache)."""
         return web.json_response(reply, status=200)
 
     def _routes(self) -> dict[str, Callable[[web.Request, dict[str, Any]], dict[str, Any]]]:
