@@ -13,18 +13,10 @@ from enum import StrEnum
 from typing import Any, Literal
 
 from .errors import BackendApiError
+from .status import BackendStatus
 
 #: What a server sends instead of a secret setting's value; sending it back means "keep the old value".
 SECRET_MARKER = "\t<secret>"
-
-
-class BackendStatus(StrEnum):
-    DISABLED = "disabled"
-    ERRORED = "errored"
-    WAITING = "waiting"
-    LOADING = "loading"
-    IDLE = "idle"
-    RUNNING = "running"
 
 
 class SettingKind(StrEnum):

@@ -27,12 +27,13 @@ from PySide6.QtCore import (
     Signal,
 )
 
-from ..core.fleet import gpu_text
-from ..core.models import Backend, BackendStatus
+from ..core.status import BackendStatus
 from . import icons
 
 if TYPE_CHECKING:
     from PySide6.QtGui import QBrush, QFont
+
+    from ..core.models import Backend
 
 
 class Column(IntEnum):
@@ -99,7 +100,7 @@ STATUS_HINT = {
 NO_REASON = "no reason given: see the server's log"
 
 #: Given a backend, (GPU text, port text) for the embedded manager's extra columns.
-DetailsProvider = Callable[[Backend], tuple[str, str]]
+DetailsProvider = Callable[["Backend"], tuple[str, str]]
 
 
 @dataclass(frozen=True)
@@ -371,7 +372,7 @@ class BackendsModel(QAbstractTableModel):
 
     def _make_row(self, b: Backend) -> _Row:
         # runs for every new or changed backend (5,000 on a first load): plain locals, no enum indexing
-        gpu, port = self._details(b) if self._details is not None else (gpu_text(b.settings), "")
+        gpu, port = self._details(b) if self._details is not None else (_gpu_text(b.settings), "")
         last_used = b.time_since_used or ""
         title = b.title or self._type_names.get(b.type, b.type)
         type_name = self._type_names.get(b.type, b.type)
@@ -534,6 +535,19 @@ def _placeholder_brush() -> QBrush:
 
 
 _NEVER = float("inf")
+
+
+def _load_gpu_text(settings: Mapping[str, Any]) -> str:
+    # core.fleet on first use: this module is imported before the window's first paint (PERFORMANCE.md, P3)
+    global _gpu_text
+    from ..core.fleet import gpu_text
+
+    _gpu_text = gpu_text
+    return gpu_text(settings)
+
+
+#: core.fleet.gpu_text, once a row has needed it
+_gpu_text: Callable[[Mapping[str, Any]], str] = _load_gpu_text
 
 
 @lru_cache(maxsize=4096)  # GPU and port texts repeat across thousands of rows

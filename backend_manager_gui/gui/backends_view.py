@@ -18,7 +18,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..core.models import Backend
 from .backends_model import (
     BACKEND_ROLE,
     LOCAL_ONLY_COLUMNS,
@@ -30,6 +29,8 @@ from .backends_model import (
 
 if TYPE_CHECKING:
     from PySide6.QtGui import QKeyEvent
+
+    from ..core.models import Backend
 
 #: Starting widths; the header's saved state replaces them once the person has resized.
 COLUMN_WIDTHS = ((Column.ID, 40), (Column.TITLE, 170), (Column.TYPE, 150), (Column.STATUS, 100), (Column.DETAILS, 260),

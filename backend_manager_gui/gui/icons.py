@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import cache
 from typing import TYPE_CHECKING
 
-from ..core.models import BackendStatus
+from ..core.status import BackendStatus
 from ..paths import resource
 
 if TYPE_CHECKING:

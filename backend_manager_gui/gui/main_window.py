@@ -23,7 +23,7 @@ from PySide6.QtWidgets import QLabel, QMainWindow, QVBoxLayout, QWidget
 
 from .. import __version__
 from ..core.errors import BackendServiceError, ServiceUnavailable
-from ..core.models import Backend, BackendStatus, BackendType
+from ..core.status import BackendStatus
 from .backends_model import BackendsModel
 from .backends_view import BackendsView
 from .profiles import ConnectionKind, ConnectionProfile, ProfileStore
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from PySide6.QtGui import QAction, QCloseEvent, QHideEvent, QPaintEvent, QShowEvent
     from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
+    from ..core.models import Backend, BackendType
     from ..core.service import BackendService
     from .actions import Connector
     from .message_bar import MessageBar
