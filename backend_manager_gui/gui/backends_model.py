@@ -245,6 +245,8 @@ class BackendsModel(QAbstractTableModel):
                 if self._prepared is not prepared:
                     return  # names or details changed meanwhile: apply() works the rows out itself
                 deadline = time.perf_counter() + slice_s
+        # a turn for the loop before apply(): the last slice and apply() + the repaint are not one stretch
+        await asyncio.sleep(0)
 
     def _row_for(self, backend: Backend) -> _Row:
         ready = self._prepared.get(backend.id)
