@@ -5,8 +5,6 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import platformdirs
-
 APP_NAME = "BackendManager"
 APP_AUTHOR = "BackendManager"
 
@@ -33,8 +31,12 @@ def resource(name: str) -> Path:
 
 
 def default_data_dir() -> Path:
+    import platformdirs  # on first use: the window paints before it is needed (docs/PERFORMANCE.md, P3)
+
     return Path(platformdirs.user_data_dir(APP_NAME, APP_AUTHOR))
 
 
 def default_log_dir() -> Path:
+    import platformdirs
+
     return Path(platformdirs.user_log_dir(APP_NAME, APP_AUTHOR))

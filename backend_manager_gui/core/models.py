@@ -13,6 +13,7 @@ from enum import StrEnum
 from typing import Any, Literal
 
 from .errors import BackendApiError
+from .status import BackendStatus
 
 #: What a server sends instead of a secret setting's value; sending it back means "keep the old value".
 SECRET_MARKER = "\t<secret>"
@@ -30,15 +31,6 @@ WORKER_LISTENS_BEYOND_LOOPBACK = "worker_listens_all"
 QUEUE_RUNNING = "queue_running"
 QUEUE_PENDING = "queue_pending"
 WORKER_KEYS = (WORKER_PORT, WORKER_URL, WORKER_LISTENS_BEYOND_LOOPBACK, QUEUE_RUNNING, QUEUE_PENDING)
-
-
-class BackendStatus(StrEnum):
-    DISABLED = "disabled"
-    ERRORED = "errored"
-    WAITING = "waiting"
-    LOADING = "loading"
-    IDLE = "idle"
-    RUNNING = "running"
 
 
 class SettingKind(StrEnum):

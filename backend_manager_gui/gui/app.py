@@ -3,31 +3,33 @@
 ``run_app(args, token)`` (called by cli.py) picks the connection (``--server``, ``--data-dir``, else the last
 one used, else this computer), runs ``main()`` on a qasync loop, and on quit stops the poller and then closes
 the service — the embedded manager stops its workers (the window asks first when some are running).
+
+Start-up paints first (docs/PERFORMANCE.md, P3): the window's frame (``MainWindow(None, profile=...)``) is shown
+and painted with only Qt, this module, the profiles and the table's modules imported; then come logging,
+asyncio and qasync, the service (``main()``) and the rest of the window (``MainWindow.complete()``). So this
+module imports at its top only what the frame needs, and the rest where it is used.
 """
 
 from __future__ import annotations
 
-import argparse
-import asyncio
 import gc
 import logging
-import logging.handlers
 import sys
-import traceback
-from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import qasync
 from PySide6.QtCore import QObject, QSettings, QTimer
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtWidgets import QApplication
 
 from .. import __version__
-from ..core.errors import BackendServiceError
 from ..paths import APP_AUTHOR, APP_NAME, default_log_dir
-from . import icons
-from .connections import LOCAL_DEFAULT, ConnectionKind, ConnectionProfile, ProfileStore, open_service, secret_store
-from .main_window import MainWindow
-from .tasks import describe_error, wait_dialog
+from .profiles import LOCAL_DEFAULT, ConnectionKind, ConnectionProfile, ProfileStore
+
+if TYPE_CHECKING:
+    import argparse
+    import asyncio
+    from types import TracebackType
+
+    from .main_window import MainWindow
 
 log = logging.getLogger("backend_manager_gui")
 
@@ -36,6 +38,8 @@ _SHOWN: set[str] = set()
 
 
 def _setup_logging() -> None:
+    import logging.handlers
+
     log_dir = default_log_dir()
     handlers: list[logging.Handler] = [logging.StreamHandler()]
     try:
@@ -48,6 +52,10 @@ def _setup_logging() -> None:
 
 def show_unexpected_error(text: str, details: str = "") -> None:
     """Log and show an error nobody handled, in a non-modal box (never a nested event loop)."""
+    from PySide6.QtWidgets import QMessageBox
+
+    from .main_window import MainWindow
+
     log.error("unexpected error: %s\n%s", text, details)
     app = QApplication.instance()
     if app is None or text in _SHOWN:
@@ -65,6 +73,8 @@ def show_unexpected_error(text: str, details: str = "") -> None:
 
 
 def _excepthook(exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
+    import traceback
+
     if issubclass(exc_type, KeyboardInterrupt):
         sys.__excepthook__(exc_type, exc, tb)
         return
@@ -72,6 +82,8 @@ def _excepthook(exc_type: type[BaseException], exc: BaseException, tb: Traceback
 
 
 def _loop_exception_handler(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    import traceback
+
     exc = context.get("exception")
     message = context.get("message", "error in a background task")
     if isinstance(exc, BaseException):
@@ -104,6 +116,10 @@ class MainThreadGarbageCollector(QObject):
             generation = 2 if counts[2] > self._thresholds[2] else 1 if counts[1] > self._thresholds[1] else 0
             gc.collect(generation)
 
+    def freeze(self) -> None:
+        """Leave what exists by now out of every full collection (again, once start-up has built the rest)."""
+        gc.freeze()
+
     def stop(self) -> None:
         self._timer.stop()
         gc.unfreeze()
@@ -121,13 +137,28 @@ def initial_profile(args: argparse.Namespace, settings: QSettings) -> Connection
     return ProfileStore(settings).last() or LOCAL_DEFAULT
 
 
-async def main(args: argparse.Namespace, token: str | None = None) -> int:
+async def main(args: argparse.Namespace, token: str | None = None, window: MainWindow | None = None,
+               collector: MainThreadGarbageCollector | None = None) -> int:
+    """Open the connection and run the window until it is closed. ``window``: its frame, already shown by
+    ``run_app()``, completed here once the service is open."""
+    import asyncio
+
+    from PySide6.QtWidgets import QMessageBox
+
+    from ..core.errors import BackendServiceError
+    from .connections import open_service, secret_store
+    from .main_window import MainWindow
+    from .tasks import describe_error, wait_dialog
+
     app = QApplication.instance()
     assert isinstance(app, QApplication)
     quitting = asyncio.Event()
     app.aboutToQuit.connect(quitting.set)
+    if window is not None:
+        # quitting is ours to drive: Qt quitting on its own would end the loop before the workers are stopped
+        window.closed.connect(quitting.set)
     asyncio.get_running_loop().set_exception_handler(_loop_exception_handler)
-    settings = QSettings()
+    settings = window.settings if window is not None else QSettings()
     profile = initial_profile(args, settings)
     if profile.kind is ConnectionKind.SERVER and token is None:
         token = await secret_store().aget(profile.token_key)
@@ -143,11 +174,18 @@ async def main(args: argparse.Namespace, token: str | None = None) -> int:
         log.warning("could not reopen %s (%s); opening this computer instead", profile.label, exc)
         profile = LOCAL_DEFAULT
         service = await open_service(profile)
-    window = MainWindow(service, settings=settings, profile=profile)
-    # quitting is ours to drive: Qt quitting on its own would end the loop before the workers are stopped
-    window.closed.connect(quitting.set)
+    if window is None:
+        window = MainWindow(service, settings=settings, profile=profile)
+        window.closed.connect(quitting.set)
+    elif quitting.is_set():  # the frame was closed while the service opened
+        await service.aclose()
+        return 0
+    else:
+        window.complete(service, profile)
     ProfileStore(settings).remember(profile)
     window.show()
+    if collector is not None:
+        collector.freeze()  # what start-up built lives as long as the app (see MainThreadGarbageCollector)
     try:
         await quitting.wait()
     finally:
@@ -158,7 +196,6 @@ async def main(args: argparse.Namespace, token: str | None = None) -> int:
 
 def run_app(args: argparse.Namespace, token: str | None = None) -> int:
     """Entry point from cli.py. ``token`` comes from SWARM_TOKEN (or None: then the keyring), never argv."""
-    _setup_logging()
     app = QApplication.instance() or QApplication(sys.argv[:1])
     assert isinstance(app, QApplication)
     app.setApplicationName(APP_NAME)
@@ -166,15 +203,30 @@ def run_app(args: argparse.Namespace, token: str | None = None) -> int:
     app.setApplicationVersion(__version__)
     app.setApplicationDisplayName("Backend Manager")
     app.setDesktopFileName("backend-manager-gui")
-    app.setWindowIcon(icons.app_icon())
     # closing the window ends main(), which shuts down in order and only then stops the loop (STYLE.md pitfall 5)
     app.setQuitOnLastWindowClosed(False)
+    # the window first: its frame is shown and painted before the rest of the app is even imported
+    from .main_window import MainWindow
+
+    settings = QSettings()
+    window = MainWindow(None, settings=settings, profile=initial_profile(args, settings))
+    window.show()
+    window.wait_until_painted()
+
+    _setup_logging()
+    from . import icons
+
+    app.setWindowIcon(icons.app_icon())
     sys.excepthook = _excepthook
+    import asyncio
+
+    import qasync
+
     collector = MainThreadGarbageCollector(app)
     try:
         if sys.version_info >= (3, 12):
-            return asyncio.run(main(args, token), loop_factory=lambda: qasync.QEventLoop(app))
-        return qasync.run(main(args, token))  # 3.11: asyncio.run has no loop_factory (STYLE.md)
+            return asyncio.run(main(args, token, window, collector), loop_factory=lambda: qasync.QEventLoop(app))
+        return qasync.run(main(args, token, window, collector))  # 3.11: asyncio.run has no loop_factory (STYLE.md)
     except KeyboardInterrupt:
         return 130
     finally:

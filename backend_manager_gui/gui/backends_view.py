@@ -4,17 +4,9 @@ shows, the columns each kind of service fills, and the selection read and set by
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
-from PySide6.QtCore import (
-    QByteArray,
-    QEvent,
-    QItemSelectionModel,
-    QModelIndex,
-    QPersistentModelIndex,
-    QSettings,
-    Qt,
-)
-from PySide6.QtGui import QAction, QHelpEvent, QKeySequence
+from PySide6.QtCore import QByteArray, QEvent, Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QApplication,
@@ -31,7 +23,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..core.models import Backend
 from .backends_model import (
     BACKEND_ROLE,
     LOCAL_ONLY_COLUMNS,
@@ -40,6 +31,12 @@ from .backends_model import (
     BackendsModel,
     Column,
 )
+
+if TYPE_CHECKING:
+    from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QSettings
+    from PySide6.QtGui import QHelpEvent, QKeyEvent
+
+    from ..core.models import Backend
 
 #: Starting widths; the header's saved state replaces them once the person has resized.
 COLUMN_WIDTHS = ((Column.ID, 40), (Column.TITLE, 170), (Column.TYPE, 150), (Column.STATUS, 100), (Column.DETAILS, 300),
@@ -95,17 +92,12 @@ class BackendsView(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         # above the table, not in the toolbar: a narrow window must not push the filter into an overflow menu
         filter_row = QHBoxLayout()
-        self.filter_edit = QLineEdit(self)
+        self.filter_edit = _FilterBox(self)
         self.filter_edit.setObjectName("filter_edit")
         self.filter_edit.setPlaceholderText("Filter by title, type, status or details (Ctrl+F)")
         self.filter_edit.setClearButtonEnabled(True)
         self.filter_edit.setMaximumWidth(360)
         self.filter_edit.textChanged.connect(self._on_filter_changed)
-        clear_filter = QAction("Clear filter", self.filter_edit)
-        clear_filter.setShortcut(QKeySequence(Qt.Key.Key_Escape))
-        clear_filter.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
-        clear_filter.triggered.connect(self.filter_edit.clear)
-        self.filter_edit.addAction(clear_filter)
         self.count_label = QLabel(self)
         self.count_label.setObjectName("count_label")
         filter_row.addWidget(self.filter_edit, 1)
@@ -114,6 +106,7 @@ class BackendsView(QWidget):
         layout.addLayout(filter_row)
         self.table = self._build_table()
         layout.addWidget(self.table, 1)
+        self._empty_label: QLabel | None = None
 
     def _build_table(self) -> QTableView:
         table = QTableView(self)
@@ -139,18 +132,27 @@ class BackendsView(QWidget):
         table.setItemDelegate(self.tooltips)
         self._header = header
         self.reset_column_widths()
-        # an empty table says what to do next, instead of looking broken (first start, or a filter hiding all)
-        self.empty_label = QLabel(table.viewport())
-        self.empty_label.setObjectName("empty_hint")
-        self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.empty_label.setWordWrap(True)
-        self.empty_label.setTextFormat(Qt.TextFormat.PlainText)
-        self.empty_label.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
-        self.empty_label.setStyleSheet("color: palette(placeholder-text); padding: 24px;")
-        empty_layout = QVBoxLayout(table.viewport())
-        empty_layout.addWidget(self.empty_label)
-        self.empty_label.hide()
         return table
+
+    @property
+    def empty_label(self) -> QLabel:
+        """The hint an empty table shows, made when first needed: PySide6 takes ~8 ms to hand Python the
+        table's viewport the first time, which start-up would pay before its first paint (PERFORMANCE.md, P3)."""
+        if self._empty_label is None:
+            # an empty table says what to do next, instead of looking broken (first start, or a filter hiding all)
+            viewport = self.table.viewport()
+            label = QLabel(viewport)
+            label.setObjectName("empty_hint")
+            label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            label.setWordWrap(True)
+            label.setTextFormat(Qt.TextFormat.PlainText)
+            label.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+            label.setStyleSheet("color: palette(placeholder-text); padding: 24px;")
+            empty_layout = QVBoxLayout(viewport)
+            empty_layout.addWidget(label)
+            label.hide()
+            self._empty_label = label
+        return self._empty_label
 
     # ---- the columns each kind of service fills -------------------------------------------------
     def header_key(self) -> str:
@@ -222,8 +224,9 @@ class BackendsView(QWidget):
                 text = f"No backend matches “{needle}”. Clear the filter (Esc) to see all {total}."
             elif not total:
                 text = self.empty_hint()
-        self.empty_label.setText(text)
-        self.empty_label.setVisible(bool(text))
+        if text or self._empty_label is not None:
+            self.empty_label.setText(text)
+            self.empty_label.setVisible(bool(text))
 
     # ---- selection by backend id ----------------------------------------------------------------
     def selected_backends(self) -> list[Backend]:
@@ -232,6 +235,8 @@ class BackendsView(QWidget):
         return [b for b in out if b is not None]
 
     def select_backends(self, ids: Iterable[int]) -> None:
+        from PySide6.QtCore import QItemSelectionModel
+
         sel = self.table.selectionModel()
         sel.clearSelection()
         first = True
@@ -248,3 +253,15 @@ class BackendsView(QWidget):
                 first = False
             else:
                 sel.select(idx, flags)
+
+
+class _FilterBox(QLineEdit):
+    """The filter box: Esc clears it. A key handler rather than a QAction with a QKeySequence, which PySide6
+    would build (~2 ms of its classes and enums) before the window's first paint (docs/PERFORMANCE.md, P3)."""
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if event.key() == Qt.Key.Key_Escape and not event.modifiers():
+            self.clear()
+            event.accept()
+            return
+        super().keyPressEvent(event)

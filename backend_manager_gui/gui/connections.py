@@ -6,13 +6,10 @@ lives in the SecretStore (the OS keyring, else an owner-only file) under ``token
 
 from __future__ import annotations
 
-import json
 import logging
-from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, QSize
+from PySide6.QtCore import QSize
 from PySide6.QtWidgets import (
     QButtonGroup,
     QDialog,
@@ -30,11 +27,13 @@ from PySide6.QtWidgets import (
 from ..core.secrets import SecretStore
 from ..core.service import BackendService
 from ..paths import default_data_dir
+from .profiles import LOCAL_DEFAULT, ConnectionKind, ConnectionProfile, ProfileStore
+
+__all__ = ["LOCAL_DEFAULT", "ConnectDialog", "ConnectionKind", "ConnectionProfile", "ProfileStore", "open_service",
+           "secret_store"]
 
 log = logging.getLogger(__name__)
 
-_RECENT_KEY = "connections/recent"
-_MAX_RECENT = 8
 #: The Connect dialog's fields have room for their placeholders and for a server address of this length.
 _TYPICAL_URL = "https://swarm-server.example.org:7801"
 _URL_PLACEHOLDER = "http://localhost:7801"
@@ -55,74 +54,9 @@ def line_edit_width_for(edit: QLineEdit, *texts: str) -> int:
     return edit.style().sizeFromContents(QStyle.ContentsType.CT_LineEdit, opt, QSize(width, fm.height()), edit).width()
 
 
-class ConnectionKind(StrEnum):
-    LOCAL = "local"
-    SERVER = "server"
-
-
-@dataclass(frozen=True)
-class ConnectionProfile:
-    kind: ConnectionKind
-    #: the server's URL (SERVER) or the data folder (LOCAL; "" = the default one)
-    target: str = ""
-
-    @property
-    def label(self) -> str:
-        if self.kind is ConnectionKind.LOCAL:
-            return "This computer" if not self.target else f"This computer ({self.target})"
-        return f"SwarmUI server {self.target}"
-
-    @property
-    def token_key(self) -> str:
-        return f"token:{self.target}"
-
-    def to_json(self) -> dict[str, str]:
-        return {"kind": self.kind.value, "target": self.target}
-
-    @classmethod
-    def from_json(cls, raw: object) -> ConnectionProfile | None:
-        if not isinstance(raw, dict):
-            return None
-        kind = raw.get("kind")
-        if kind not in tuple(ConnectionKind):
-            return None
-        return cls(ConnectionKind(kind), str(raw.get("target") or ""))
-
-
-LOCAL_DEFAULT = ConnectionProfile(ConnectionKind.LOCAL)
-
-
 def secret_store() -> SecretStore:
     # its own fallback file: the embedded manager keeps backend secrets in <data dir>/secrets.json
     return SecretStore(default_data_dir() / "server-tokens.json")
-
-
-class ProfileStore:
-    """Recent connection profiles, most recent first, in QSettings."""
-
-    def __init__(self, settings: QSettings) -> None:
-        self._settings = settings
-
-    def recent(self) -> list[ConnectionProfile]:
-        raw = self._settings.value(_RECENT_KEY, "[]")
-        try:
-            items = json.loads(raw if isinstance(raw, str) else "[]")
-        except ValueError:
-            items = []
-        out = [p for p in (ConnectionProfile.from_json(i) for i in items if isinstance(items, list)) if p]
-        return out
-
-    def last(self) -> ConnectionProfile | None:
-        recent = self.recent()
-        return recent[0] if recent else None
-
-    def remember(self, profile: ConnectionProfile) -> None:
-        recent = [p for p in self.recent() if p != profile]
-        recent.insert(0, profile)
-        self._settings.setValue(_RECENT_KEY, json.dumps([p.to_json() for p in recent[:_MAX_RECENT]]))
-
-    def forget(self, profile: ConnectionProfile) -> None:
-        self._settings.setValue(_RECENT_KEY, json.dumps([p.to_json() for p in self.recent() if p != profile]))
 
 
 async def open_service(profile: ConnectionProfile, *, token: str | None = None, secrets: SecretStore | None = None) -> BackendService:

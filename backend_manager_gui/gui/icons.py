@@ -7,12 +7,16 @@ colours live here, so the table, the tray and the docks show a status the same w
 from __future__ import annotations
 
 from functools import cache
+from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QRectF, Qt
-from PySide6.QtGui import QColor, QIcon, QPainter, QPen, QPixmap
-
-from ..core.models import BackendStatus
+from ..core.status import BackendStatus
 from ..paths import resource
+
+if TYPE_CHECKING:
+    from PySide6.QtGui import QColor, QIcon
+
+# Qt's classes are imported where they are used: this module is imported before the window's first paint, and
+# PySide6 builds each class (and its enums) on first import (docs/PERFORMANCE.md, P3)
 
 # The colour of each status: the SVG icons use these hues; text in these colours reads on a light background.
 _STATUS_COLOURS = {
@@ -27,6 +31,8 @@ _NEUTRAL = "#7a8288"
 
 
 def _svg(*names: str) -> QIcon | None:
+    from PySide6.QtGui import QIcon
+
     for name in names:
         path = resource(name)
         if path.is_file():
@@ -37,6 +43,9 @@ def _svg(*names: str) -> QIcon | None:
 
 
 def _dot(colour: str, *, ring: bool = False) -> QIcon:
+    from PySide6.QtCore import QRectF, Qt
+    from PySide6.QtGui import QColor, QIcon, QPainter, QPen, QPixmap
+
     pix = QPixmap(32, 32)
     pix.fill(Qt.GlobalColor.transparent)
     p = QPainter(pix)
@@ -56,6 +65,8 @@ def _dot(colour: str, *, ring: bool = False) -> QIcon:
 def icon(name: str) -> QIcon:
     """The icon ``resources/icons/NAME.svg`` (add, edit, delete, restart, refresh, free-memory, duplicate,
     toggle, show, hide, warning, gpu, log, status-*); an empty QIcon when there is no such file."""
+    from PySide6.QtGui import QIcon
+
     return _svg(f"icons/{name}.svg") or QIcon()
 
 
@@ -76,6 +87,8 @@ def app_icon() -> QIcon:
 
 
 def status_colour(status: BackendStatus | None) -> QColor:
+    from PySide6.QtGui import QColor
+
     return QColor(_STATUS_COLOURS.get(status, _NEUTRAL) if status is not None else _NEUTRAL)
 
 

@@ -79,26 +79,35 @@ def quick_server_url(tmp_path_factory: pytest.TempPathFactory, n_backends: int) 
 
 
 class StallProbe:
-    """Two clocks that should tick every 10 ms: an asyncio sleep loop and a Qt timer. A late tick is a stall."""
+    """Two clocks that should tick every 10 ms: an asyncio sleep loop and a Qt timer. A late tick is a stall.
+
+    Each interval between two ticks of the Qt timer also notes the CPU time the loop's thread spent in it
+    (``busy``): a stall of the app's own making is CPU time in one piece, one of a shared machine is not (the
+    thread waited for a core), so the longest busy interval tells the app's own worst stall apart from the
+    machine's noise."""
 
     def __init__(self) -> None:
         self.lateness: list[float] = []
+        self.busy: list[float] = []
         self._task: asyncio.Task[None] | None = None
         self._timer = QTimer()
         self._timer.setTimerType(Qt.TimerType.PreciseTimer)
         self._timer.setInterval(10)
         self._timer.timeout.connect(self._tick)
         self._last_tick = 0.0
+        self._last_cpu = 0.0
 
     def start(self) -> None:
         self._task = asyncio.ensure_future(self._sleeper())
         self._last_tick = time.perf_counter()
+        self._last_cpu = time.thread_time()
         self._timer.start()
 
     def _tick(self) -> None:
-        now = time.perf_counter()
+        now, cpu = time.perf_counter(), time.thread_time()
         self.lateness.append(now - self._last_tick - 0.010)
-        self._last_tick = now
+        self.busy.append(cpu - self._last_cpu)
+        self._last_tick, self._last_cpu = now, cpu
 
     async def _sleeper(self) -> None:
         while True:
@@ -108,6 +117,11 @@ class StallProbe:
 
     def take(self) -> list[float]:
         out, self.lateness = self.lateness, []
+        self.busy = []
+        return out
+
+    def take_busy(self) -> list[float]:
+        out, self.busy = self.busy, []
         return out
 
     async def stop(self) -> None:
@@ -170,6 +184,7 @@ def test_p2_worst_stall_while_polling_5000(loop, window, benchmark, request, str
         return run(loop, person(window, seconds), seconds + 120)
 
     keystrokes = benchmark.pedantic(steady, rounds=1, iterations=1)
+    steady_busy = probe.take_busy()
     steady_lateness = probe.take()
     run(loop, probe.stop())
     collector.stop()
@@ -183,12 +198,15 @@ def test_p2_worst_stall_while_polling_5000(loop, window, benchmark, request, str
     over = sum(1 for x in steady_lateness if x > 0.050)
     over_25 = sum(1 for x in steady_lateness if x > 0.025)
     met = worst <= 0.025
+    worst_busy = max(steady_busy)
     figure = (f"worst {ms(worst)} (p99 {ms(p99)}; {over_25} of {len(steady_lateness)} ticks > 25 ms, {over} > 50 ms) "
-              f"over {seconds:g} s, {polls} polls, {keystrokes} keystrokes; first load of {n_backends:,} rows: "
+              f"over {seconds:g} s, {polls} polls, {keystrokes} keystrokes; the loop's own longest busy stretch "
+              f"(thread CPU between two ticks) {ms(worst_busy)}; first load of {n_backends:,} rows: "
               f"worst {ms(worst_first)}; idle floor {ms(floor)}")
     record(benchmark, "P2", f"worst loop stall, polling 5,000 (1 s latency), {seconds:g} s", "≤ 25 ms (≤ 50 ms)",
            figure, met, n=n_backends, worst_ms=worst * 1000, p99_ms=p99 * 1000, ticks_over_50ms=over,
            ticks_over_25ms=over_25, ticks=len(steady_lateness), polls=polls, keystrokes=keystrokes, seconds=seconds,
+           worst_busy_ms=worst_busy * 1000,
            first_load_worst_ms=worst_first * 1000, first_load_s=load_s, idle_floor_ms=floor * 1000)
     print(f"\nP2 @ {n_backends:,}: {figure}")
     if strict:
@@ -199,11 +217,17 @@ KEYS: list[str | Qt.Key] = [*"node 12", *[Qt.Key.Key_Backspace] * 7, *"err", *[Q
                             "all", *"zzz", "all"]
 
 
+#: thread CPU time of each keystroke of the last type_sequence() (the machine's noise left out)
+CPU_TIMES: list[float] = []
+
+
 def type_sequence(window: MainWindow) -> list[float]:
     app = QApplication.instance()
     edit = window.filter_edit
     times = []
+    CPU_TIMES.clear()
     for key in KEYS:
+        c = time.thread_time()
         t = time.perf_counter()
         if key == "all":  # select everything and delete it at once
             edit.selectAll()
@@ -214,14 +238,20 @@ def type_sequence(window: MainWindow) -> list[float]:
             QTest.keyClick(edit, key)
         app.processEvents()  # the table's relayout and repaint are part of what the person waits for
         times.append(time.perf_counter() - t)
+        CPU_TIMES.append(time.thread_time() - c)
     return times
 
 
-def _keystrokes(window: MainWindow, n_backends: int, rounds_wanted: int) -> tuple[list[list[float]], dict[str, int]]:
+def _keystrokes(window: MainWindow, n_backends: int, rounds_wanted: int, cpu: list[list[float]] | None = None,
+                ) -> tuple[list[list[float]], dict[str, int]]:
     window.filter_edit.setFocus()
     shown: dict[str, int] = {}
     window.filter_edit.textChanged.connect(lambda text: shown.__setitem__(text, window.proxy.rowCount()))
-    rounds = [type_sequence(window) for _ in range(rounds_wanted)]
+    rounds = []
+    for _ in range(rounds_wanted):
+        rounds.append(type_sequence(window))
+        if cpu is not None:
+            cpu.append(list(CPU_TIMES))
     assert window.filter_edit.text() == ""
     assert window.proxy.rowCount() == n_backends
     assert 0 < shown["node 12"] < n_backends and shown["zzz"] == 0
@@ -243,7 +273,9 @@ def test_p7_filter_keystrokes_with_5000(loop, window, benchmark, strict, n_backe
     run(loop, window.poller.stop())  # each keystroke alone, no poll landing in between
     collector = MainThreadGarbageCollector()  # the app's own garbage collection policy, as run_app installs it
     try:
-        rounds, _shown = benchmark.pedantic(lambda: _keystrokes(window, n_backends, 3), rounds=1, iterations=1)
+        cpu_rounds: list[list[float]] = []
+        rounds, _shown = benchmark.pedantic(lambda: _keystrokes(window, n_backends, 3, cpu_rounds), rounds=1,
+                                            iterations=1)
         # the same keystrokes with the table sorted by Status, as it stays for a person who sorted it once
         t = time.perf_counter()
         window.table.sortByColumn(Column.STATUS, Qt.SortOrder.AscendingOrder)
@@ -255,13 +287,15 @@ def test_p7_filter_keystrokes_with_5000(loop, window, benchmark, strict, n_backe
         collector.stop()
     worst, median, worst_raw = _keystroke_figures(rounds)
     s_worst, s_median, _s_raw = _keystroke_figures(sorted_rounds)
+    cpu_worst, cpu_median, _ = _keystroke_figures(cpu_rounds)
     met = worst <= 0.015 and s_worst <= 0.015
-    figure = (f"worst keystroke {ms(worst)} (median {ms(median)}; worst single try {ms(worst_raw)}), "
-              f"{len(KEYS)} keystrokes × 3; sorted by Status: worst {ms(s_worst)} (median {ms(s_median)}), "
-              f"sorting itself {ms(sort_s)}")
+    figure = (f"worst keystroke {ms(worst)} (median {ms(median)}; worst single try {ms(worst_raw)}; thread CPU: "
+              f"worst {ms(cpu_worst)}, median {ms(cpu_median)}), {len(KEYS)} keystrokes × 3; sorted by Status: "
+              f"worst {ms(s_worst)} (median {ms(s_median)}), sorting itself {ms(sort_s)}")
     record(benchmark, "P7", "filter keystroke with 5,000 backends", "≤ 15 ms each (≤ 30 ms)", figure, met,
            n=n_backends, worst_ms=worst * 1000, median_ms=median * 1000, worst_raw_ms=worst_raw * 1000,
            sorted_worst_ms=s_worst * 1000, sorted_median_ms=s_median * 1000, sort_ms=sort_s * 1000,
+           cpu_worst_ms=cpu_worst * 1000, cpu_median_ms=cpu_median * 1000,
            per_key_ms=[round(min(r[i] for r in rounds) * 1000, 2) for i in range(len(KEYS))])
     print(f"\nP7 @ {n_backends:,}: {figure}")
     if strict:

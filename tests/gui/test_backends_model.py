@@ -309,3 +309,99 @@ def test_any_change_repaints_every_cell_it_changes(qapp, rows, seed):
     shuffled = rows[:]
     rng.shuffle(shuffled)  # each row takes another row's values: any mix of columns changes
     _assert_every_changed_cell_is_repainted(model, {i: backend(i, spec) for i, spec in enumerate(shuffled)})
+
+
+def test_the_selection_stays_on_its_backends_while_the_filter_changes(qapp):
+    from PySide6.QtCore import QItemSelectionModel
+
+    model = BackendsModel()
+    model.set_type_names(TYPES)
+    model.apply(_snap(*(_b(i, title=f"{'gpu' if i % 3 else 'cpu'} node {i}") for i in range(30))))
+    proxy = BackendsFilterModel()
+    proxy.setSourceModel(model)
+    selection = QItemSelectionModel(proxy)
+
+    def selected_ids() -> list[int]:
+        return sorted(proxy.data(i, BACKEND_ROLE).id for i in selection.selectedRows())
+
+    for backend_id in (4, 7, 12):
+        idx = proxy.mapFromSource(model.index(model.row_of(backend_id), 0))
+        selection.select(idx, QItemSelectionModel.SelectionFlag.Select | QItemSelectionModel.SelectionFlag.Rows)
+    assert selected_ids() == [4, 7, 12]
+    proxy.set_filter_text("gpu")  # 4 and 7 stay in view (12 is a cpu node): they stay selected, on other rows
+    assert selected_ids() == [4, 7]
+    assert [proxy.data(i, BACKEND_ROLE).id for i in selection.selectedRows()] != [] and proxy.rowCount() == 20
+    proxy.set_filter_text("gpu node 7")
+    assert selected_ids() == [7]
+    proxy.set_filter_text("")
+    assert selected_ids() == [7]
+    assert proxy.rowCount() == 30
+
+
+# ---- the order a sorted, filtered table shows, whatever happens to the backends -------------------------------
+_STATUSES = list(BackendStatus)
+
+
+def _expected_order(model: BackendsModel, column: int, descending: bool, needle: str) -> list[int]:
+    """Ids as the table must show them: by the column's sort value, equal values in id order; the filter applied."""
+    backends = {i: model.backend(i) for i in sorted(model.backends())}
+    keys = {i: model.sort_key(model.row_of(i), column) for i in backends}
+    shown = [i for i in backends if not needle or needle in model.search_text(model.row_of(i))]
+    return sorted(shown, key=lambda i: keys[i], reverse=descending)
+
+
+def _shown_order(proxy: BackendsFilterModel) -> list[int]:
+    return [proxy.data(proxy.index(r, 0), BACKEND_ROLE).id for r in range(proxy.rowCount())]
+
+
+_backend_states = st.lists(
+    st.tuples(st.integers(0, 40), st.sampled_from(_STATUSES), st.sampled_from(["", "alpha", "beta", "gamma"]),
+              st.integers(0, 3)),
+    max_size=25,
+).map(lambda items: {i: _b(i, status, title=title, seconds_since_used=used * 60,
+                           time_since_used=f"{used} minutes ago", enabled=status is not BackendStatus.DISABLED)
+                     for i, status, title, used in items})
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(snapshots=st.lists(_backend_states, min_size=1, max_size=5),
+       column=st.sampled_from([Column.ID, Column.TITLE, Column.STATUS, Column.LAST_USED, Column.ENABLED]),
+       descending=st.booleans(), needle=st.sampled_from(["", "a", "errored", "gamma"]), sort_first=st.booleans())
+def test_a_sorted_filtered_table_keeps_its_order_as_backends_come_go_and_change(
+        qapp, snapshots, column, descending, needle, sort_first):
+    model = BackendsModel()
+    model.set_type_names(TYPES)
+    proxy = BackendsFilterModel()
+    proxy.setSourceModel(model)
+    order = Qt.SortOrder.DescendingOrder if descending else Qt.SortOrder.AscendingOrder
+    if sort_first:
+        proxy.sort(column, order)
+    proxy.set_filter_text(needle)
+    for n, snapshot in enumerate(snapshots):
+        model.apply(snapshot)
+        if n == 0 and not sort_first:
+            proxy.sort(column, order)
+        assert _shown_order(proxy) == _expected_order(model, column, descending, needle)
+        assert sorted(model.backends()) == sorted(snapshot) and list(model.backends()) == sorted(snapshot)
+        for i in snapshot:  # a row is found by its id, whatever the order
+            assert model.backend(i) is not None and model.data(model.index(model.row_of(i), 0), BACKEND_ROLE).id == i
+    proxy.set_filter_text("")
+    assert _shown_order(proxy) == _expected_order(model, column, descending, "")
+
+
+def test_a_table_sorted_by_status_follows_each_change_of_status(qapp):
+    model = BackendsModel()
+    proxy = BackendsFilterModel()
+    proxy.setSourceModel(model)
+    proxy.sort(Column.STATUS, Qt.SortOrder.AscendingOrder)
+    base = _snap(*(_b(i) for i in range(6)))
+    model.apply(base)
+    assert _shown_order(proxy) == [0, 1, 2, 3, 4, 5]  # all running: id order
+    # 4 errors (worst first), 1 starts loading; nothing else changes
+    model.apply({**base, 4: replace(base[4], status=BackendStatus.ERRORED), 1: replace(base[1], status=BackendStatus.LOADING)})
+    assert _shown_order(proxy) == [4, 1, 0, 2, 3, 5]
+    assert [model.backend(i).status for i in _shown_order(proxy)][:2] == [BackendStatus.ERRORED, BackendStatus.LOADING]
+    proxy.sort(Column.STATUS, Qt.SortOrder.DescendingOrder)
+    assert _shown_order(proxy) == [0, 2, 3, 5, 1, 4]  # equal statuses stay in id order either way
+    proxy.sort(Column.ID, Qt.SortOrder.AscendingOrder)
+    assert _shown_order(proxy) == [0, 1, 2, 3, 4, 5] and [model.row_of(i) for i in range(6)] == list(range(6))
