@@ -5,8 +5,10 @@ take a selector. Against a real HTTP server that answers each route with exactly
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import json
+import logging
 import socket
 from collections.abc import AsyncIterator
 from typing import Self
@@ -352,3 +354,51 @@ async def test_a_redirect_is_not_followed(server, svc) -> None:
         await svc.restart_backends()
     assert str(err.value) == f"{server.url} did not answer like a SwarmUI server: it sent an empty reply (HTTP 307)."
     assert "Elsewhere" not in server.bodies
+
+
+def _request_lines(caplog) -> list[tuple[str, str]]:
+    """The log's one line per request: (level, text without the duration)."""
+    import re
+
+    return [(r.levelname, re.sub(r" in \d+ ms$", "", r.getMessage())) for r in caplog.records
+            if r.name == "backend_manager_gui.remote" and r.getMessage().startswith("POST ")]
+
+
+@pytest.mark.parametrize(("reply", "outcome", "level"), [
+    ((200, b'{"count": 1}', "application/json"), "HTTP 200", "DEBUG"),
+    ((503, b"busy", "text/plain"), "HTTP 503", "INFO"),
+    ((200, b"<html>", "text/html"), "HTTP 200, a web page instead of an API reply", "INFO"),
+    ((200, b"[1]", "application/json"), "HTTP 200, JSON list", "INFO"),
+    ((200, b"[" * 100_000 + b"]" * 100_000, "application/json"), "HTTP 200, nested too deeply", "INFO"),
+    ((200, b'{"error": "Settings are locked."}', "application/json"), "HTTP 200, refused (route)", "INFO"),
+    ((200, b'{"error_id": "no_permission"}', "application/json"), "HTTP 200, refused (no_permission)", "INFO"),
+    ((404, b"{}", "application/json"), "HTTP 404", "INFO"),
+])
+async def test_the_log_has_one_line_per_request_saying_how_it_went(server, svc, caplog, reply, outcome, level) -> None:
+    caplog.set_level(logging.DEBUG, logger="backend_manager_gui.remote")
+    server.reply = reply
+    with contextlib.suppress(BackendApiError, ServiceUnavailable):
+        await svc.restart_backends()
+    assert _request_lines(caplog)[-1] == (level, f"POST {server.url}/API/RestartBackends -> {outcome}")
+    assert _request_lines(caplog)[0] == ("DEBUG", f"POST {server.url}/API/GetNewSession -> HTTP 200")
+
+
+async def test_the_log_says_when_a_request_never_got_through(server, caplog) -> None:
+    caplog.set_level(logging.DEBUG, logger="backend_manager_gui.remote")
+    closed = f"http://127.0.0.1:{_closed_port()}"
+    cases = [(RemoteService(closed), "GetNewSession", "connect error"),
+             (RemoteService(server.url, timeout=0.2), "RestartBackends", "timeout"),
+             (RemoteService("http://[::1"), "GetNewSession", "invalid URL")]
+    server.delay = 1.0
+    for service, route, outcome in cases:
+        base = service.location
+        with contextlib.suppress(ServiceUnavailable):
+            await service.restart_backends()
+        await service.aclose()
+        assert _request_lines(caplog)[-1] == ("INFO", f"POST {base}/API/{route} -> {outcome}"), outcome
+    closed_service = RemoteService(server.url)
+    await closed_service.aclose()
+    with pytest.raises(ServiceUnavailable) as err:
+        await closed_service.restart_backends()
+    assert str(err.value) == f"The connection to {server.url} was closed."
+    assert _request_lines(caplog)[-1] == ("INFO", f"POST {server.url}/API/GetNewSession -> closed")

@@ -12,6 +12,7 @@ import re
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -23,7 +24,7 @@ from backend_manager_gui.core.local.store import (
 )
 from tests.support.load import measure
 
-FULL = {"id": 3, "uid": "u-3", "type": "comfyui_selfstart", "title": "GPU 1", "enabled": False, "modcount": 7,
+FULL: dict[str, Any] = {"id": 3, "uid": "u-3", "type": "comfyui_selfstart", "title": "GPU 1", "enabled": False, "modcount": 7,
         "settings": {"GPU_ID": "1"}, "port": 7821}
 
 
@@ -57,7 +58,7 @@ def test_no_file_is_no_backends_and_no_warning(tmp_path: Path) -> None:
     assert BackendStore(tmp_path / "never").load() == ([], [])
 
 
-ENTRY = {"id": 0, "uid": "u", "type": "command"}
+ENTRY: dict[str, Any] = {"id": 0, "uid": "u", "type": "command"}
 
 
 @pytest.mark.parametrize(("content", "reason"), [
