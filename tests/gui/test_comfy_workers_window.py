@@ -18,22 +18,23 @@ from PySide6.QtGui import QDesktopServices, QGuiApplication
 from PySide6.QtWidgets import QComboBox, QDialog, QFileDialog
 
 from backend_manager_gui.core.local import LocalService
+from backend_manager_gui.core.local.gpus import GpuSource
 from backend_manager_gui.gui.backends_model import Column
 from backend_manager_gui.gui.dialogs import EditBackendDialog
 from backend_manager_gui.gui.main_window import MainWindow
+from tests.core.local.conftest import FAST
 from tests.gui.conftest import run
 from tests.gui.window_helpers import row_text, temp_settings, until
-from tests.support.fake_gpus import SimulatedGpus, four_gpus, mixed_box
+from tests.support.fake_gpus import four_gpus, mixed_box
 
 FAKE_COMFY = Path(__file__).resolve().parents[1] / "support" / "fake_comfy.py"
-FAST = {"stop_grace": 2.0, "backoff_base": 0.1, "probe_interval": 0.1, "probe_timeout": 1.0, "queue_interval": 0.2,
-        "api_probe_interval": 0.2, "alive_ready_s": 0.5}
 
 
 @contextmanager
-def gpu_window(loop, qtbot, tmp_path: Path, gpus: SimulatedGpus, workers: list[tuple[str, str]]
+def gpu_window(loop, qtbot, tmp_path: Path, gpus: GpuSource | None, workers: list[tuple[str, str]]
                ) -> Iterator[tuple[MainWindow, LocalService]]:
-    """A window on a LocalService over simulated GPUs, running one fake ComfyUI per (GPU_ID, ExtraArgs)."""
+    """A window on a LocalService over ``gpus`` (simulated; None: the real NVML), running one fake ComfyUI per
+    (GPU_ID, ExtraArgs)."""
     gc.collect()
     main = tmp_path / "ComfyUI" / "main.py"
     main.parent.mkdir()
@@ -73,6 +74,14 @@ def _gpu_combo(dialog: EditBackendDialog) -> QComboBox:
 def _get(url: str) -> object:
     with urllib.request.urlopen(url, timeout=5) as resp:
         return json.loads(resp.read())
+
+
+def _answers(url: str) -> bool:
+    try:
+        _get(url)
+    except OSError:
+        return False
+    return True
 
 
 def test_gpu_id_is_picked_from_the_detected_gpus_and_still_typed(loop, qtbot, tmp_path) -> None:
@@ -263,6 +272,9 @@ def test_set_models_folder_over_serve_takes_a_typed_path(loop, qtbot, tmp_path) 
         dialog.done(QDialog.DialogCode.Accepted)
         until(loop, lambda: box.details(0).pid not in (None, old) and row_text(win, 0, Column.STATUS) == "Running",
               timeout=20, what="the worker restarted")
+        # the table's "Running" may still be a poll from before the restart: wait for the new worker to answer
+        until(loop, lambda: _answers(f"http://127.0.0.1:{box.details(0).port}/object_info"), timeout=20,
+              what="the restarted worker answering")
         info = _get(f"http://127.0.0.1:{box.details(0).port}/object_info")
         assert info["CheckpointLoaderSimple"]["input"]["required"]["ckpt_name"][0] == ["on-the-box.safetensors"]  # type: ignore[index]
     finally:
