@@ -9,10 +9,7 @@ The table has no VRAM column and Details carries only ``status_message``: per-ba
 
 from __future__ import annotations
 
-import gc
 import re
-import shutil
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,8 +22,8 @@ from backend_manager_gui.core.local.gpus import GpuSource
 from backend_manager_gui.gui.backends_model import Column
 from backend_manager_gui.gui.main_window import MainWindow
 from tests.gui.conftest import run
-from tests.gui.test_comfy_workers_window import FAKE_COMFY, FAST, _edit_dialog, _gpu_combo
-from tests.gui.window_helpers import row_text, temp_settings, until
+from tests.gui.test_comfy_workers_window import _edit_dialog, _gpu_combo, gpu_window
+from tests.gui.window_helpers import row_text, until
 from tests.support.fake_gpus import GIB, SimulatedGpus, four_gpus
 
 
@@ -35,29 +32,8 @@ def window_on(loop, qtbot, tmp_path: Path, gpus: GpuSource | None, workers: list
               ) -> Iterator[tuple[MainWindow, LocalService]]:
     """A window on a LocalService over ``gpus`` (None: the real NVML), running one fake ComfyUI per GPU_ID given,
     titled "Worker <n>"."""
-    gc.collect()
-    main = tmp_path / "ComfyUI" / "main.py"
-    main.parent.mkdir()
-    shutil.copy(FAKE_COMFY, main)
-    service = LocalService(tmp_path / "data", gpu_source=gpus, **FAST)
-    run(loop, service.start())
-    win: MainWindow | None = None
-    try:
-        for i, gpu in enumerate(workers):
-            b = run(loop, service.add_backend("comfyui_selfstart"))
-            run(loop, service.edit_backend(b.id, f"Worker {i}", {
-                "StartScript": str(main), "Python": sys.executable, "GPU_ID": gpu}))
-        win = MainWindow(service, settings=temp_settings(tmp_path), poll_interval=0.3, max_poll_interval=1.0)
-        qtbot.addWidget(win)
-        win.show()
-        until(loop, lambda: win.backends_model.rowCount() == len(workers) and all(
-            row_text(win, i, Column.STATUS) == "Running" for i in range(len(workers))), timeout=30, what="running")
-        yield win, service
-    finally:
-        if win is not None:
-            run(loop, win.shutdown())
-        else:
-            run(loop, service.aclose())
+    with gpu_window(loop, qtbot, tmp_path, gpus, [(gpu, "") for gpu in workers]) as pair:
+        yield pair
 
 
 def _dock(window: MainWindow) -> list[tuple[str, str, str]]:
