@@ -28,6 +28,7 @@ from PySide6.QtCore import (
     Signal,
 )
 
+from ..core.rowkeys import host_of, split_key
 from ..core.status import BackendStatus
 from . import icons
 
@@ -54,6 +55,8 @@ class Column(IntEnum):
     QUEUE = 10
     #: the worker's web page (Open in browser, Copy URL, double-click)
     URL = 11
+    #: the connection the backend is on (shown while more than one is open)
+    HOST = 12
 
 
 HEADERS = {
@@ -69,11 +72,13 @@ HEADERS = {
     Column.DETAILS: "Details",
     Column.QUEUE: "Queue",
     Column.URL: "URL",
+    Column.HOST: "Host",
 }
 #: What a header says about its column when pointed at.
 HEADER_TIPS = {
     Column.QUEUE: "Prompts running and waiting in the worker's queue (ComfyUI workers of this app or of serve)",
     Column.URL: "The worker's web page: double-click to open it in the browser",
+    Column.HOST: "The connection the backend is on: this computer, a serve box or a SwarmUI server",
 }
 #: Columns only the embedded manager can fill.
 LOCAL_ONLY_COLUMNS = (Column.GPU, Column.PORT)
@@ -167,6 +172,10 @@ class BackendsModel(QAbstractTableModel):
         self._reasons: dict[int, str] = {}
 
         self._links: LinkProvider | None = None
+        # connection number -> its name (the Host column)
+        self._host_names: dict[int, str] = {}
+        # connection number -> why its rows are greyed ("Not answering: last seen 40 s ago"), while it is
+        self._stale: dict[int, str] = {}
         # rows worked out ahead by prepare(), for apply() to take: backend id -> row
         self._prepared: dict[int, _Row] = {}
         # the order of the rows (sort_rows): a column and descending; ID ascending is id order
@@ -181,6 +190,36 @@ class BackendsModel(QAbstractTableModel):
         self._prepared = {}
         self._type_names = dict(names)
         self._recompute_all()
+
+    def set_host_names(self, names: Mapping[int, str]) -> None:
+        """Connection number -> name, for the Host column (and the filter box)."""
+        if dict(names) != self._host_names:
+            self._prepared = {}
+            self._host_names = dict(names)
+            self._recompute_all()
+
+    def host_name(self, key: int) -> str:
+        return self._host_names.get(host_of(key), "")
+
+    def set_stale_hosts(self, stale: Mapping[int, str]) -> None:
+        """Grey the rows of the connections in ``stale`` (connection number -> why, for the tooltips): they are
+        what was last seen of a connection that does not answer now."""
+        if dict(stale) == self._stale:
+            return
+        self._stale = dict(stale)
+        if self._ids:
+            self.dataChanged.emit(self.index(0, 0), self.index(len(self._ids) - 1, _COLUMN_COUNT - 1),
+                                  [Qt.ItemDataRole.ForegroundRole, Qt.ItemDataRole.ToolTipRole])
+
+    def stale_reason(self, key: int) -> str | None:
+        return self._stale.get(host_of(key)) if self._stale else None
+
+    def label(self, backend: Backend, *, quoted: bool = False) -> str:
+        """Title (#3), and "on <connection>" while more than one connection is open; ``quoted``: “Title” (#3)."""
+        host, own = split_key(backend.id)
+        where = f" on {self._host_names[host]}" if len(self._host_names) > 1 and host in self._host_names else ""
+        title = self.display_title(backend)
+        return f"“{title}” (#{own}{where})" if quoted else f"{title} (#{own}{where})"
 
     def set_details_provider(self, provider: DetailsProvider | None) -> None:
         self._prepared = {}
@@ -461,8 +500,9 @@ class BackendsModel(QAbstractTableModel):
         link = self._links(b) if self._links is not None else None
         queue = b.queue()
         url = link.url if link is not None else ""
-        display = (str(b.id), title, type_name, status_text, "", model, last_used, gpu, port, details,
-                   queue_text(queue), url)
+        host_name = self._host_names.get(host_of(b.id), "") if self._host_names else ""
+        display = (str(split_key(b.id)[1]), title, type_name, status_text, "", model, last_used, gpu, port, details,
+                   queue_text(queue), url, host_name)
         seconds = b.seconds_since_used if b.seconds_since_used is not None else _NEVER
         if last_used.lower() == "never":
             seconds = _NEVER  # "Never" sorts after every real time
@@ -481,9 +521,10 @@ class BackendsModel(QAbstractTableModel):
             details.casefold(),
             (-1, -1) if queue is None else (queue[0] + queue[1], queue[0]),
             url,
+            host_name.casefold(),
         )
         tooltip = b.status_message or (f"{reason}\n{FROM_LOG}" if reason else STATUS_HINT.get(b.status, ""))
-        search = f"{title_key}\x00{type_key}\x00{status_text.casefold()}\x00{details.casefold()}"
+        search = f"{title_key}\x00{type_key}\x00{status_text.casefold()}\x00{details.casefold()}\x00{host_name.casefold()}"
         return _Row(b, display, sort, tooltip, search, link)
 
     # ---- QAbstractTableModel -------------------------------------------------------------------
@@ -519,6 +560,10 @@ class BackendsModel(QAbstractTableModel):
         col = index.column()
         if role == _DISPLAY:
             return row.display[col] if col != _COL_ENABLED else None
+        if self._stale and (role == _FOREGROUND or role == _TOOLTIP):
+            why = self._stale.get(host_of(backend_id))
+            if why is not None:
+                return _placeholder_brush() if role == _FOREGROUND else why
         if role == SORT_ROLE:
             return row.sort[col]
         if role == BACKEND_ROLE:
@@ -685,6 +730,8 @@ class BackendsFilterModel(QSortFilterProxyModel):
         self.setSortRole(SORT_ROLE)
         self.setDynamicSortFilter(True)
         self._needle = ""
+        #: only this connection's rows (the Connections list's choice), None: every connection's
+        self._host: int | None = None
         self._accepted: list[bool] | None = None
         self._backends: BackendsModel | None = None
         self._sorted_by: tuple[int, Qt.SortOrder] = (-1, Qt.SortOrder.AscendingOrder)
@@ -711,10 +758,23 @@ class BackendsFilterModel(QSortFilterProxyModel):
     def sortOrder(self) -> Qt.SortOrder:  # noqa: N802 - Qt's name
         return self._sorted_by[1]
 
+    @property
+    def host_filter(self) -> int | None:
+        return self._host
+
+    def set_host_filter(self, host: int | None) -> None:
+        """Show only the rows of connection number ``host`` (None: every connection's), with the filter text."""
+        if host != self._host:
+            self._host = host
+            self._filter_changed(self._needle)
+
     def set_filter_text(self, text: str) -> None:
         needle = text.strip().casefold()
         if needle == self._needle:
             return
+        self._filter_changed(needle)
+
+    def _filter_changed(self, needle: str) -> None:
         if QSortFilterProxyModel.sortColumn(self) < 0:
             # rows in the model's own order (sorted by ID): one layout change, after which the view maps the rows
             # anew, rather than a remove or insert signal per run of rows changing visibility, each handled on its
@@ -735,9 +795,13 @@ class BackendsFilterModel(QSortFilterProxyModel):
         self._needle = needle
         source = self._backends
         # every row's answer in one list comprehension: Qt then asks once per row, and each answer is an index
-        self._accepted = (
-            [needle in source._rows[i].search for i in source._ids] if needle and source is not None else None
-        )
+        host = self._host
+        if source is None or (not needle and host is None):
+            self._accepted = None
+        elif host is None:
+            self._accepted = [needle in source._rows[i].search for i in source._ids]
+        else:
+            self._accepted = [host_of(i) == host and needle in source._rows[i].search for i in source._ids]
 
     def multiData(self, index: QModelIndex | QPersistentModelIndex, roleDataSpan: QModelRoleDataSpan | QModelRoleData) -> None:  # noqa: N802, N803
         # the view's delegate asks for ~8 roles of a cell in one multiData call; Qt's proxy would answer each
@@ -748,14 +812,15 @@ class BackendsFilterModel(QSortFilterProxyModel):
             source.multiData(self.mapToSource(index), roleDataSpan)
 
     def filterAcceptsRow(self, source_row: int, source_parent: QModelIndex | QPersistentModelIndex) -> bool:
-        if not self._needle:
+        if not self._needle and self._host is None:
             return True
         accepted = self._accepted
         if accepted is not None and source_row < len(accepted):  # during set_filter_text
             return accepted[source_row]
         source = self._backends
         if source is not None:  # a table: source_parent is always the root; 5,000 calls per keystroke
-            return self._needle in source._rows[source._ids[source_row]].search
+            key = source._ids[source_row]
+            return (self._host is None or host_of(key) == self._host) and self._needle in source._rows[key].search
         model = self.sourceModel()
         for col in (Column.TITLE, Column.TYPE, Column.STATUS):
             text = model.data(model.index(source_row, col, source_parent), Qt.ItemDataRole.DisplayRole)

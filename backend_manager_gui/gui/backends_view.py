@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 #: Starting widths; the header's saved state replaces them once the person has resized.
 COLUMN_WIDTHS = ((Column.ID, 40), (Column.TITLE, 170), (Column.TYPE, 150), (Column.STATUS, 100), (Column.DETAILS, 300),
                  (Column.ENABLED, 64), (Column.MODEL, 260), (Column.LAST_USED, 80), (Column.GPU, 110), (Column.PORT, 56),
-                 (Column.QUEUE, 140), (Column.URL, 170))
+                 (Column.QUEUE, 140), (Column.URL, 170), (Column.HOST, 130))
 #: The empty table's hint; the Add menu's entries (the service's own types) go between its first and last line.
 EMPTY_HERE = ("No backends yet.", "Backends → One backend per GPU: one self-starting ComfyUI for each NVIDIA GPU.")
 EMPTY_SERVER = ("This server has no backends yet.", "")
@@ -86,6 +86,7 @@ class BackendsView(QWidget):
         #: set by the window: a first snapshot has arrived / the service runs workers here
         self.loaded = False
         self.embedded = False
+        self.several = False
         #: (name, what it is) of each standard entry of the Add menu, for the empty table's hint
         self._add_choices: list[tuple[str, str]] = []
         layout = QVBoxLayout(self)
@@ -157,7 +158,8 @@ class BackendsView(QWidget):
     # ---- the columns each kind of service fills -------------------------------------------------
     def header_key(self) -> str:
         """Column widths are kept per kind of connection: a server's Model column, this computer's GPU and Port."""
-        return f"table/header/{'local' if self.embedded else 'server'}"
+        kind = "several" if self.several else "local" if self.embedded else "server"
+        return f"table/header/{kind}"
 
     def save_header(self, settings: QSettings) -> None:
         settings.setValue(self.header_key(), self._header.saveState())
@@ -176,15 +178,22 @@ class BackendsView(QWidget):
         for col, width in COLUMN_WIDTHS:
             self._header.resizeSection(col, width)
 
-    def show_columns_for(self, embedded: bool) -> None:
+    def show_columns_for(self, embedded: bool, *, remote: bool | None = None, several: bool = False) -> None:
+        """The columns the open connections fill: this computer's (``embedded``), a server's (``remote``: by default
+        when not embedded), and the Host column while ``several`` connections are open (first, where it is read)."""
         self.embedded = embedded
+        self.several = several
+        remote = not embedded if remote is None else remote
         for col in LOCAL_ONLY_COLUMNS:
             self.table.setColumnHidden(col, not embedded)
         for col in REMOTE_ONLY_COLUMNS:
-            self.table.setColumnHidden(col, embedded)
+            self.table.setColumnHidden(col, not remote)
+        self.table.setColumnHidden(Column.HOST, not several)
+        header = self.table.horizontalHeader()
+        if several and header.visualIndex(Column.HOST) != 0:
+            header.moveSection(header.visualIndex(Column.HOST), 0)
         # the long texts (our manager's reasons, a server's models) keep a real width of their own: a stretching
         # column shrinks to nothing once the other columns fill the window; the spare width goes to the last one
-        header = self.table.horizontalHeader()
         for col in (Column.DETAILS, Column.MODEL):
             header.setSectionResizeMode(col, QHeaderView.ResizeMode.Interactive)
 
@@ -213,7 +222,7 @@ class BackendsView(QWidget):
         total = self.model.rowCount()
         shown = self.proxy.rowCount()
         needle = self.filter_edit.text().strip()
-        if needle:
+        if needle or self.proxy.host_filter is not None:
             # a filter hiding rows must be obvious, or backends look gone
             self.count_label.setText(f"Showing {shown} of {total} backends")
         else:
@@ -222,6 +231,8 @@ class BackendsView(QWidget):
         if shown == 0 and self.loaded:
             if total and needle:
                 text = f"No backend matches “{needle}”. Clear the filter (Esc) to see all {total}."
+            elif total:
+                text = "This connection has no backends yet. Choose “All connections” to see every one."
             elif not total:
                 text = self.empty_hint()
         if text or self._empty_label is not None:

@@ -24,6 +24,8 @@ class ErrorWatch:
         self._previous: Mapping[int, Backend] | None = None
         self._unlisten: Callable[[], None] | None = None
         self._listened: dict[int, BackendStatus] = {}
+        # of several connections, whether a row's connection has a change feed (its news come from there)
+        self._fed: Callable[[int], bool] | None = None
 
     def watch(self, service: BackendService | None) -> None:
         """Follow ``service`` from now on (None: nothing); what was seen of the one before is forgotten."""
@@ -32,6 +34,9 @@ class ErrorWatch:
             self._unlisten = None
         self._previous = None
         self._listened = {}
+        from ..core.aggregate import AggregateService
+
+        self._fed = service.fed if isinstance(service, AggregateService) else None
         feed = change_feed(service)
         if feed is not None:
             self._unlisten = feed.add_listener(self._on_changed)
@@ -40,7 +45,8 @@ class ErrorWatch:
         """A new snapshot arrived (kept until the next one: it is not changed after it is handed on)."""
         previous = self._previous
         self._previous = snapshot
-        if previous is None or self._unlisten is not None:
+        fed = self._fed
+        if previous is None or (self._unlisten is not None and fed is None):
             return  # the first look, or the change feed tells of each change itself
         errored = BackendStatus.ERRORED
         get = previous.get
@@ -48,7 +54,7 @@ class ErrorWatch:
             # an entry that did not change is the very same object (the remote list decoder hands those back): it
             # is skipped without being read (at 50,000 backends, reading each one's status was 15 ms a poll)
             before = get(backend_id)
-            if before is None or before is backend:
+            if before is None or before is backend or (fed is not None and fed(backend_id)):
                 continue
             if backend.status is errored and before.status is not errored:
                 self._on_errored(backend)

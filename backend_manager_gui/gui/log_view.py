@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
 
 from ..core.errors import BackendServiceError
 from ..core.models import BackendLog, LogLine
+from ..core.rowkeys import backend_number
 from ..core.service import BackendService
 from .icons import icon
 from .tasks import describe_error, spawn, worker_host
@@ -282,7 +283,8 @@ class LogDock(QDockWidget):
         self.text.clear()
         host = worker_host(self._service)
         if self.is_live:
-            name = f"{self._title} (#{self._backend_id})" if self._title else f"Backend {self._backend_id}"
+            own = backend_number(self._backend_id)
+            name = f"{self._title} (#{own})" if self._title else f"Backend {own}"
             if host is not None:
                 try:
                     self._path = Path(host.log_path(self._backend_id))  # type: ignore[arg-type]

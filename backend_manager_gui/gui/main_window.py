@@ -30,9 +30,12 @@ if TYPE_CHECKING:
     from PySide6.QtCore import QEvent
     from PySide6.QtGui import QCloseEvent, QHideEvent, QPaintEvent, QShowEvent
 
+    from ..core.aggregate import AggregateService
     from ..core.models import Backend, BackendStatus, BackendType
     from ..core.service import BackendService
     from .actions import Connector
+    from .hosts import Hosts
+    from .hosts_view import ConnectionsDock
     from .message_bar import MessageBar
     from .poller import Poller
 
@@ -114,6 +117,7 @@ class MainWindow(QMainWindow):
         from .local_columns import LocalColumns
         from .log_reasons import LogReasons
         from .message_bar import MessageBar
+        from .window_hosts import new_hosts
 
         self.setWindowIcon(icons.app_icon())
         self.message_bar: MessageBar = MessageBar(self._central)
@@ -123,9 +127,9 @@ class MainWindow(QMainWindow):
         self.table.customContextMenuRequested.connect(lambda pos: window_chrome.show_context_menu(self, pos))
         self.table.selectionModel().selectionChanged.connect(self._on_selection_changed)
 
-        self.ctx = ActionContext(self, self.view, self.message_bar, service, profile, self._new_poller(service))
+        self.ctx = ActionContext(self, self.view, self.message_bar, new_hosts(self, service, profile))
         self.connect_actions = ConnectActions(self.ctx, self.profiles, connector or open_service, self.switch_service,
-                                              self._show_status)
+                                              self._show_status, self.add_connection)
         self.backend_actions = BackendActions(self.ctx, self.connect_actions)
         a = self.backend_actions
         self.act_add, self.act_edit, self.act_duplicate, self.act_delete = a.act_add, a.act_edit, a.act_duplicate, a.act_delete
@@ -141,8 +145,9 @@ class MainWindow(QMainWindow):
         chrome = window_chrome.build_menus_and_toolbar(self)
         self.file_menu, self.recent_menu, self.backends_menu, self.view_menu, self.toolbar = chrome
         self.log_dock, self.gpu_dock = window_chrome.build_docks(self)
+        self.connections_dock: ConnectionsDock = window_chrome.build_connections_dock(self)
         self.tray = window_chrome.build_tray(self)
-        self._attach(service)
+        self._attach()
         self._restore_layout()
         self.backend_actions.update()
         self._complete = True
@@ -188,8 +193,14 @@ class MainWindow(QMainWindow):
 
     # ================================================================== the service
     @property
-    def service(self) -> BackendService:
+    def service(self) -> AggregateService:
+        """Every open connection as one service (one connection: it alone), on row keys (``core/aggregate.py``)."""
         return self.ctx.service
+
+    @property
+    def hosts(self) -> Hosts:
+        """The open connections, each with its own poller."""
+        return self.ctx.hosts
 
     @property
     def profile(self) -> ConnectionProfile | None:
@@ -209,23 +220,16 @@ class MainWindow(QMainWindow):
 
         return is_embedded(self.service)
 
-    def _new_poller(self, service: BackendService) -> Poller:
-        from .poller import Poller
-
-        poller = Poller(service, self, interval=self._poll_interval[0], max_interval=self._poll_interval[1])
-        poller.prepare = self.backends_model.prepare
-        poller.snapshot_received.connect(self._on_snapshot_received)
-        poller.poll_failed.connect(self._on_poll_failed)
-        return poller
-
-    def _attach(self, service: BackendService) -> None:
+    def _attach(self) -> None:
+        """Hook the table, docks and watchers to the open connections (again after one is added or closed)."""
         from ..core.links import worker_link
         from .tasks import is_embedded, service_warnings
 
+        service, hosts = self.service, self.hosts
         embedded = is_embedded(service)
         self.local_columns.attach(service)
-        served_from = None if embedded else service.location
-        self.backends_model.set_link_provider(lambda b: worker_link(b, served_from))
+        self.backends_model.set_host_names(hosts.names() if hosts.several else {})
+        self.backends_model.set_link_provider(lambda b: worker_link(b, hosts.served_from(b.id)))
         self.act_per_gpu.setVisible(embedded)
         self.log_dock.set_service(service)
         self.log_reasons.set_service(service)
@@ -235,7 +239,9 @@ class MainWindow(QMainWindow):
         # "<where> — Backend Manager": Qt appends the display name itself unless the title already ends with it
         self.setWindowTitle(f"{where} — Backend Manager")
         self.error_watch.watch(service)
-        self.status_label.setText(f"Connecting to {where}…")
+        self.connections_dock.show_hosts(hosts)
+        if not hosts.ever_answered:
+            self.status_label.setText(f"Connecting to {where}…")
         for warning in service_warnings(service):
             self.message_bar.show_info(warning)
 
@@ -244,7 +250,7 @@ class MainWindow(QMainWindow):
         if self._started or self._shut_down:
             return
         self._started = True
-        self.poller.start()
+        self.hosts.start()
         self.ctx.request_types()
         if self.is_embedded:
             # the GPU column names the GPUs even while the GPUs dock (which reads them every few seconds) is closed
@@ -261,7 +267,7 @@ class MainWindow(QMainWindow):
         from .tasks import cancel_tasks
 
         self.error_watch.watch(None)
-        await self.poller.stop()
+        await self.hosts.stop()
         await cancel_tasks(list(self.ctx.tasks))
         self.log_dock.detach()  # stop following logs and unhook the log handler
         self.log_reasons.set_service(None)
@@ -275,37 +281,23 @@ class MainWindow(QMainWindow):
             self.tray.hide()
 
     async def switch_service(self, service: BackendService, profile: ConnectionProfile | None = None) -> None:
-        """Talk to ``service`` from now on; the old one is closed. The one place the table is reset."""
-        from .tasks import cancel_tasks, is_embedded
+        """Talk to ``service`` alone from now on; every other connection is closed. The one place the table is
+        reset."""
+        from .window_hosts import switch_service
 
-        old = self.service
-        await self.poller.stop()
-        await cancel_tasks(list(self.ctx.tasks))
-        self.poller.deleteLater()
-        self._unreachable_notice = False
-        self.backends_model.set_type_names({})
-        self.backends_model.clear()
-        self.message_bar.dismiss()
-        self._update_count()
-        was_embedded = is_embedded(old)
-        self._save_header()  # the widths the person chose for the kind of connection being left
-        self.ctx.reset(service, profile, self._new_poller(service))
-        self._attach(service)
-        self._restore_header()
-        if self.is_embedded and not was_embedded:
-            self.gpu_dock.show()  # hidden while on a server, which has no GPU report
-        self.backend_actions.update()
-        if old is not service:
-            try:
-                await old.aclose()
-            except BackendServiceError as exc:
-                log.warning("closing %s: %s", old.location, exc)
-        if profile is not None:
-            self.profiles.remember(profile)
-        self._started = False
-        if self.isVisible():
-            self.start()
-        self.service_changed.emit(service)
+        await switch_service(self, service, profile)
+
+    async def add_connection(self, service: BackendService, profile: ConnectionProfile | None = None) -> int:
+        """One more connection beside the open ones (File → Add connection…); its number in row keys."""
+        from .window_hosts import add_connection
+
+        return await add_connection(self, service, profile)
+
+    async def close_connection(self, number: int) -> bool:
+        """Close one connection (asking first if it runs workers here); the others go on. False: kept open."""
+        from .window_hosts import close_connection
+
+        return await close_connection(self, number)
 
     # ================================================================== snapshots and status
     def _on_snapshot_received(self, snapshot: dict[int, Backend]) -> None:
@@ -315,20 +307,26 @@ class MainWindow(QMainWindow):
         self.backends_model.apply(snapshot)
         self.error_watch.saw(snapshot)
         self.log_reasons.saw(snapshot)
-        if not self.backend_types:
+        if self.ctx.types_missing():
             self.ctx.request_types()
-        self._countdown.stop()
+        if not any(p.unreachable for p in self.hosts.pollers()):
+            self._countdown.stop()
         self._update_status_text()
         self._update_count()
         self.backend_actions.update()
 
-    def _on_poll_failed(self, exc: BaseException) -> None:
+    def _on_poll_failed(self, number: int, exc: BaseException) -> None:
         from .tasks import describe_error
 
+        host = self.hosts.get(number)
+        if host is None:
+            return
+        where = host.service.location
         if not isinstance(exc, ServiceUnavailable):
             # the service answered but refused (a bad token, say): its own words
-            self.message_bar.show_error(describe_error(exc, self.service.location))
-        elif self.poller.last_snapshot is None and not self.message_bar.text():
+            text = describe_error(exc, where)
+            self.message_bar.show_error(f"{host.name}: {text}" if self.hosts.several and where not in text else text)
+        elif not self.hosts.several and self.poller.last_snapshot is None and not self.message_bar.text():
             # never connected: an empty table alone would read as "no backends"
             self._unreachable_notice = True
             self.message_bar.show_error(
@@ -347,16 +345,20 @@ class MainWindow(QMainWindow):
             self.status_label.setText(text)
 
     def _update_status_text(self) -> None:
-        from .status_line import connection_status
+        from .status_line import connection_status, several_status
 
-        text, tooltip = connection_status(self.service.location, self.poller, self.backends_model.backends().values())
+        if self.hosts.several:
+            self.backends_model.set_stale_hosts(self.hosts.stale())
+            text, tooltip = several_status(self.hosts)
+        else:
+            text, tooltip = connection_status(self.service.location, self.poller, self.backends_model.backends().values())
         self.status_label.setText(text)
         self.status_label.setToolTip(tooltip)
         if self.tray is not None:
             self.tray.setToolTip(f"Backend Manager\n{text}")
 
     def _update_count(self) -> None:
-        self.view.loaded = self.poller.last_snapshot is not None
+        self.view.loaded = self.hosts.ever_answered
         self.view.update_count()
 
     def _shown_status(self, backend_id: int) -> BackendStatus | None:
@@ -364,7 +366,7 @@ class MainWindow(QMainWindow):
         return known.status if known is not None else None
 
     def _notify_errored(self, backend: Backend) -> None:
-        title = f"{self.backends_model.display_title(backend)} (#{backend.id}) errored"
+        title = f"{self.backends_model.label(backend)} errored"
         message = backend.status_message or "The backend stopped with an error."
         self.notifications.append((title, message))
         if self.tray is not None:
@@ -425,12 +427,12 @@ class MainWindow(QMainWindow):
         if not self._started:
             self.start()
         elif not self.isMinimized():
-            self.poller.resume()
+            self.hosts.resume()
 
     def hideEvent(self, event: QHideEvent) -> None:
         super().hideEvent(event)
         if self._complete and not event.spontaneous():
-            self.poller.pause()
+            self.hosts.pause()
 
     def changeEvent(self, event: QEvent) -> None:
         super().changeEvent(event)
@@ -440,9 +442,9 @@ class MainWindow(QMainWindow):
 
         if event.type() == QEvent.Type.WindowStateChange:
             if self.isMinimized():
-                self.poller.pause()
+                self.hosts.pause()
             elif self.isVisible():
-                self.poller.resume()
+                self.hosts.resume()
 
     # ---- layout persistence --------------------------------------------------------------------
     def _restore_frame_layout(self) -> None:
@@ -475,11 +477,14 @@ class MainWindow(QMainWindow):
             self._apply_service_layout()  # restoreState may bring back columns this service cannot fill
 
     def _apply_service_layout(self) -> None:
-        embedded = self.is_embedded
-        self.view.show_columns_for(embedded)
+        embedded, hosts = self.is_embedded, self.hosts
+        remote = any(not is_local for is_local in hosts.kinds())
+        self.view.show_columns_for(embedded, remote=remote, several=hosts.several)
         self.gpu_dock.toggleViewAction().setVisible(embedded)
         if not embedded:
             self.gpu_dock.hide()
+        self.connections_dock.toggleViewAction().setVisible(hosts.several)
+        self.connections_dock.setVisible(hosts.several)
 
     def _save_layout(self) -> None:
         self.settings.setValue("window/geometry", self.saveGeometry())

@@ -11,18 +11,27 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
+from typing import Protocol
 
 from PySide6.QtCore import QObject, Signal
 
 from ..core.errors import BackendServiceError
 from ..core.models import Backend
-from ..core.service import BackendService
 from .tasks import spawn
 
 log = logging.getLogger(__name__)
 
 #: How many of the latest calls "some calls failing (2 of the last 10)" looks back on.
 RECENT_CALLS = 10
+
+
+class BackendList(Protocol):
+    """What a poller reads: a service, or one connection of many (``core.aggregate.ConnectionFeed``)."""
+
+    @property
+    def location(self) -> str: ...
+
+    async def list_backends(self, *, nonreal: bool = False, full_data: bool = False) -> dict[int, Backend]: ...
 
 
 class Poller(QObject):
@@ -33,7 +42,7 @@ class Poller(QObject):
 
     def __init__(
         self,
-        service: BackendService,
+        service: BackendList,
         parent: QObject | None = None,
         *,
         interval: float = 2.0,

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from PySide6.QtCore import QSettings
 
 _RECENT_KEY = "connections/recent"
+_OPEN_KEY = "connections/open"
 _MAX_RECENT = 8
 
 
@@ -34,6 +35,15 @@ class ConnectionProfile:
         if self.kind is ConnectionKind.LOCAL:
             return "This computer" if not self.target else f"This computer ({self.target})"
         return f"SwarmUI server {self.target}"
+
+    @property
+    def short_name(self) -> str:
+        """The Host column's name: "this computer", or the server's host:port."""
+        if self.kind is ConnectionKind.LOCAL:
+            return "this computer"
+        from urllib.parse import urlsplit
+
+        return urlsplit(self.target).netloc or self.target
 
     @property
     def token_key(self) -> str:
@@ -82,6 +92,27 @@ class ProfileStore:
         recent = [p for p in self.recent() if p != profile]
         recent.insert(0, profile)
         self._settings.setValue(_RECENT_KEY, json.dumps([p.to_json() for p in recent[:_MAX_RECENT]]))
+
+    def open_set(self) -> list[ConnectionProfile]:
+        """The connections that were open when the app last ran (reopened at start), in their order."""
+        import json
+
+        raw = self._settings.value(_OPEN_KEY, "[]")
+        try:
+            items = json.loads(raw if isinstance(raw, str) else "[]")
+        except ValueError:
+            return []
+        out: list[ConnectionProfile] = []
+        for item in items if isinstance(items, list) else []:
+            profile = ConnectionProfile.from_json(item)
+            if profile is not None and profile not in out:
+                out.append(profile)
+        return out
+
+    def set_open(self, profiles: list[ConnectionProfile]) -> None:
+        import json
+
+        self._settings.setValue(_OPEN_KEY, json.dumps([p.to_json() for p in profiles]))
 
     def forget(self, profile: ConnectionProfile) -> None:
         import json

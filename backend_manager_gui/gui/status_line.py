@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from ..core.models import Backend, BackendStatus
 from .poller import Poller
 from .tasks import describe_error
+
+if TYPE_CHECKING:
+    from .hosts import Hosts
 
 #: Order of the status summary ("3 running · 1 loading · 1 errored").
 SUMMARY_ORDER = (BackendStatus.RUNNING, BackendStatus.IDLE, BackendStatus.LOADING, BackendStatus.WAITING,
@@ -40,3 +44,20 @@ def connection_status(where: str, poller: Poller, backends: Iterable[Backend]) -
     latest = poller.last_failure
     tooltip = f"The latest failure: {describe_error(latest, where)}" if latest is not None else ""
     return f"Connected to {where} — some calls failing ({failed} of the last {total}) — {summary}", tooltip
+
+
+def several_status(hosts: Hosts) -> tuple[str, str]:
+    """The line while several connections are open: how many answer, which do not, and every backend's summary."""
+    down = [h for h in hosts if h.poller.unreachable]
+    waiting = [h for h in hosts if h.snapshot is None and not h.poller.unreachable]
+    backends = [b for h in hosts if h.snapshot is not None for b in h.snapshot.values()]
+    parts = [f"{len(hosts)} connections"]
+    if down:
+        names = ", ".join(h.name for h in down[:3]) + (f" and {len(down) - 3} more" if len(down) > 3 else "")
+        parts.append(f"cannot reach {names}")
+    if waiting:
+        parts.append(f"connecting to {len(waiting)}")
+    parts.append(status_summary(backends))
+    tooltip = "\n".join(f"{h.name}: {describe_error(h.poller.last_error, h.service.location)}"
+                        for h in down if h.poller.last_error is not None)
+    return " — ".join(parts), tooltip

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from PySide6.QtCore import QPoint
     from PySide6.QtGui import QAction
 
+    from .hosts_view import ConnectionsDock
     from .main_window import MainWindow
 
 
@@ -27,6 +28,8 @@ def build_menus_and_toolbar(w: MainWindow) -> tuple[QMenu, QMenu, QMenu, QMenu, 
     bar = w.menuBar()
     file_menu = bar.addMenu("&File")
     file_menu.addAction(w.act_connect)
+    file_menu.addAction(w.backend_actions.act_add_connection)
+    file_menu.addAction(w.backend_actions.act_close_connection)
     recent_menu = file_menu.addMenu("Recent connections")
     recent_menu.aboutToShow.connect(w._fill_recent_menu)
     file_menu.addSeparator()
@@ -63,6 +66,28 @@ def build_menus_and_toolbar(w: MainWindow) -> tuple[QMenu, QMenu, QMenu, QMenu, 
         free_button.setPopupMode(QToolButton.ToolButtonPopupMode.MenuButtonPopup)
     view_menu.addAction(tb.toggleViewAction())
     return file_menu, recent_menu, backends_menu, view_menu, tb
+
+
+def build_connections_dock(w: MainWindow) -> ConnectionsDock:
+    """The Connections list at the table's left (shown while more than one connection is open)."""
+    from .hosts_view import ConnectionsDock
+
+    dock = ConnectionsDock(w)
+    w.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, dock)
+    w.view_menu.addAction(dock.toggleViewAction())
+    dock.hide()
+
+    def chosen(number: int | None) -> None:
+        w.view.proxy.set_host_filter(number)
+        w.view.update_count()
+        w.backend_actions.update()
+
+    dock.chosen.connect(chosen)
+    dock.close_requested.connect(lambda n: w.ctx.spawn(w.close_connection(n), "Close connection"))
+    dock.refresh_requested.connect(lambda n: w.ctx.spawn(w.hosts.refresh([n]), "Refresh"))
+    dock.add_requested.connect(lambda: w.ctx.spawn(w.connect_actions.add_dialog(), "Add connection"))
+    w.connect_actions.close_requested.connect(lambda n: w.ctx.spawn(w.close_connection(n), "Close connection"))
+    return dock
 
 
 def build_docks(w: MainWindow) -> tuple[LogDock, GpuDock]:

@@ -86,6 +86,11 @@ class BackendActions:
                                        tip="Add a ComfyUI self-starting backend for every GPU that has none")
         self.act_connect = make_action(w, "Connect…", self._on_connect_triggered, shortcuts=("Ctrl+O",),
                                        tip="Manage this computer's backends or a SwarmUI server's")
+        self.act_add_connection = make_action(w, "Add connection…", self._on_add_connection_triggered,
+                                              shortcuts=("Ctrl+Shift+O",),
+                                              tip="Open a SwarmUI server or a serve box beside the connections open now")
+        self.act_close_connection = make_action(w, "Close connection", self._on_close_connection_triggered,
+                                                tip="Close the connection chosen in the Connections list")
         self.act_open = make_action(w, "Open in browser", self._on_open_triggered, icon="open-browser",
                                     shortcuts=("Ctrl+B",), tip="Open the selected workers' web pages in the browser")
         self.act_copy_url = make_action(w, "Copy URL", self._on_copy_url_triggered, shortcuts=("Ctrl+Shift+C",),
@@ -125,6 +130,7 @@ class BackendActions:
         self.act_free.setText("Free VRAM" if some else "Free VRAM (all)")
         self.act_free_ram.setText("Free VRAM + RAM" if some else "Free VRAM + RAM (all)")
         self.act_restart_all.setEnabled(ctx.model.rowCount() > 0 and not ctx.busy)
+        self.act_close_connection.setEnabled(ctx.hosts.several and ctx.view.proxy.host_filter is not None)
         enable = some and not all(b.enabled for b in chosen)
         self.act_toggle.setText("Enable" if enable else "Disable")
         n = len(chosen)
@@ -202,3 +208,11 @@ class BackendActions:
 
     def _on_connect_triggered(self) -> None:
         self.ctx.spawn(self.connect.connect_dialog(), "Connect")
+
+    def _on_add_connection_triggered(self) -> None:
+        self.ctx.spawn(self.connect.add_dialog(), "Add connection")
+
+    def _on_close_connection_triggered(self) -> None:
+        number = self.ctx.view.proxy.host_filter
+        if number is not None:
+            self.connect.close_requested.emit(number)

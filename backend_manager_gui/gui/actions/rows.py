@@ -6,6 +6,7 @@ from PySide6.QtWidgets import QMessageBox
 
 from ...core.models import Backend
 from ..tasks import ask
+from .choose import choose_connections
 from .context import ActionContext
 
 
@@ -32,7 +33,10 @@ async def restart(ctx: ActionContext, backends: list[Backend]) -> None:
 
 
 async def restart_all(ctx: ActionContext) -> None:
-    count = await ctx.on_all("restart all backends", lambda: ctx.service.restart_backends("all"))
+    numbers = await choose_connections(ctx, "Restart all", "Restart every running or errored backend of:", "Restart")
+    if not numbers:
+        return
+    count = await ctx.on_all("restart all backends", lambda s: s.restart_backends("all"), numbers)
     if count is not None:
         ctx.done(f"Restarted {_plural(count)}.")
 
@@ -47,7 +51,10 @@ async def free(ctx: ActionContext, backends: list[Backend], system_ram: bool) ->
         failed = _failed(results)
         count: int | None = sum(r for r in results if isinstance(r, int))
     else:
-        count = await ctx.on_all(f"free {what}", lambda: ctx.service.free_memory(system_ram=system_ram, backend="all"))
+        numbers = await choose_connections(ctx, "Free memory", f"Free {what} of every backend of:", "Free")
+        if not numbers:
+            return
+        count = await ctx.on_all(f"free {what}", lambda s: s.free_memory(system_ram=system_ram, backend="all"), numbers)
     if count:
         ctx.done(f"Freed {what} on {_plural(count)}.")
     elif count == 0 and not failed:
@@ -62,7 +69,7 @@ async def delete(ctx: ActionContext, backends: list[Backend]) -> None:
         text = f"Delete {ctx.names(backends, limit=10)}?"
     else:
         text = f"Delete these {n} backends?\n\n" + "\n".join(
-            f"• {ctx.model.display_title(b)} (#{b.id})" for b in backends[:15]
+            f"• {ctx.model.label(b)}" for b in backends[:15]
         ) + (f"\n• and {n - 15} more" if n > 15 else "")
     informative = "A running backend is stopped first. Its settings are gone for good."
     if not await ask(ctx.window, "Delete backends", text, accept="Delete", informative=informative,
