@@ -21,7 +21,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--data-dir", type=Path, default=None, help="folder for saved backends and worker logs (default: your user data folder)")
-    parser.add_argument("--server", metavar="URL", default=None, help="manage the backends of a SwarmUI server at URL instead of this computer's")
+    parser.add_argument("--server", metavar="URL", action="append", default=None,
+                        help="also manage the backends of the SwarmUI server (or serve box) at URL; give it once per "
+                             "server: they all show in one window, beside this computer's unless --no-local")
+    parser.add_argument("--no-local", action="store_true",
+                        help="with --server: only the servers, not this computer's own manager")
     sub = parser.add_subparsers(dest="command")
     serve = sub.add_parser(
         "serve",

@@ -160,6 +160,11 @@ class AggregateService:
     def service_of(self, key: int) -> BackendService:
         return self.part(key)[0].service
 
+    def location_of(self, key: int) -> str:
+        """Where the connection of a row key is ("this computer", "http://gpu-box:7801")."""
+        host = split_key(key)[0]
+        return next((c.service.location for c in self.connections if c.host == host), self.location)
+
     @property
     def location(self) -> str:
         if len(self.connections) == 1:

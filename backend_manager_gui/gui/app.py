@@ -126,15 +126,33 @@ class MainThreadGarbageCollector(QObject):
         gc.enable()
 
 
-def initial_profile(args: argparse.Namespace, settings: QSettings) -> ConnectionProfile:
-    """--server, then --data-dir, then the last connection used, then this computer."""
-    if getattr(args, "server", None):
+def initial_profiles(args: argparse.Namespace, settings: QSettings) -> list[ConnectionProfile]:
+    """The connections to open, in order: this computer (``--data-dir`` names its folder; left out with
+    ``--no-local``) and each ``--server``; with neither, the connections open when the app last ran, else the last
+    one used, else this computer."""
+    servers = getattr(args, "server", None) or []
+    if isinstance(servers, str):
+        servers = [servers]
+    data_dir = getattr(args, "data_dir", None)
+    local = ConnectionProfile(ConnectionKind.LOCAL, str(data_dir)) if data_dir else LOCAL_DEFAULT
+    if servers:
         from ..core.remote import normalize_base_url
 
-        return ConnectionProfile(ConnectionKind.SERVER, normalize_base_url(args.server))
-    if getattr(args, "data_dir", None):
-        return ConnectionProfile(ConnectionKind.LOCAL, str(args.data_dir))
-    return ProfileStore(settings).last() or LOCAL_DEFAULT
+        out = [] if getattr(args, "no_local", False) else [local]
+        for url in servers:
+            profile = ConnectionProfile(ConnectionKind.SERVER, normalize_base_url(url))
+            if profile not in out:
+                out.append(profile)
+        return out
+    if data_dir:
+        return [local]
+    store = ProfileStore(settings)
+    return store.open_set() or [store.last() or LOCAL_DEFAULT]
+
+
+def initial_profile(args: argparse.Namespace, settings: QSettings) -> ConnectionProfile:
+    """The first connection ``initial_profiles`` opens (the one the window's frame names)."""
+    return initial_profiles(args, settings)[0]
 
 
 async def main(args: argparse.Namespace, token: str | None = None, window: MainWindow | None = None,
@@ -159,14 +177,21 @@ async def main(args: argparse.Namespace, token: str | None = None, window: MainW
         window.closed.connect(quitting.set)
     asyncio.get_running_loop().set_exception_handler(_loop_exception_handler)
     settings = window.settings if window is not None else QSettings()
-    profile = initial_profile(args, settings)
+    profiles = initial_profiles(args, settings)
+    profile, more = profiles[0], profiles[1:]
+    # SWARM_TOKEN is for the servers named on the command line; a server of the saved set uses its stored token
+    given = token if getattr(args, "server", None) else None
     if profile.kind is ConnectionKind.SERVER and token is None:
         token = await secret_store().aget(profile.token_key)
     try:
         service = await open_service(profile, token=token)
     except BackendServiceError as exc:
         # the last connection may be gone (another instance holds the data folder, say): say so and fall back
-        if profile == LOCAL_DEFAULT or getattr(args, "server", None) or getattr(args, "data_dir", None):
+        if more and not getattr(args, "server", None):
+            log.warning("could not reopen %s (%s)", profile.label, exc)
+            profile, more = more[0], more[1:]
+            service = await open_service(profile)
+        elif profile == LOCAL_DEFAULT or getattr(args, "server", None) or getattr(args, "data_dir", None):
             box = QMessageBox(QMessageBox.Icon.Critical, "Backend Manager",
                               f"Could not open {profile.label}:\n\n{describe_error(exc)}", QMessageBox.StandardButton.Ok)
             await wait_dialog(box)
@@ -183,6 +208,7 @@ async def main(args: argparse.Namespace, token: str | None = None, window: MainW
     else:
         window.complete(service, profile)
     ProfileStore(settings).remember(profile)
+    await _open_more(window, more, given)
     window.show()
     if collector is not None:
         collector.freeze()  # what start-up built lives as long as the app (see MainThreadGarbageCollector)
@@ -192,6 +218,24 @@ async def main(args: argparse.Namespace, token: str | None = None, window: MainW
         await window.shutdown()
         window.deleteLater()
     return 0
+
+
+async def _open_more(window: MainWindow, profiles: list[ConnectionProfile], token: str | None) -> None:
+    """The other connections of the start, beside the first: one that cannot be opened is said and left out."""
+    from ..core.errors import BackendServiceError
+    from .connections import open_service, secret_store
+    from .tasks import describe_error
+
+    for profile in profiles:
+        try:
+            secret = token
+            if profile.kind is ConnectionKind.SERVER and secret is None:
+                secret = await secret_store().aget(profile.token_key)
+            service = await open_service(profile, token=secret)
+        except BackendServiceError as exc:
+            window.message_bar.show_error(f"Could not open {profile.label}: {describe_error(exc)}")
+            continue
+        await window.add_connection(service, profile)
 
 
 def run_app(args: argparse.Namespace, token: str | None = None) -> int:
@@ -234,5 +278,5 @@ def run_app(args: argparse.Namespace, token: str | None = None) -> int:
         sys.excepthook = sys.__excepthook__
 
 
-__all__ = ["main", "run_app", "show_unexpected_error", "initial_profile"]
+__all__ = ["main", "run_app", "show_unexpected_error", "initial_profile", "initial_profiles"]
 

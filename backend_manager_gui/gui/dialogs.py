@@ -29,12 +29,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ..core.aggregate import KeyedWorkerHost
 from ..core.errors import BackendServiceError
 from ..core.models import Backend, BackendType, SettingSpec
+from ..core.rowkeys import backend_number
 from ..core.service import BackendService, WorkerHost
 from ..core.values import INT32_MAX, infer_kind
 from .settings_form import SettingsForm, rich_tooltip
-from .tasks import ask, describe_error, is_embedded, spawn, worker_host
+from .tasks import ask, describe_error, spawn, worker_host
 
 __all__ = ["EditBackendDialog", "ask", "edit_backend_dialog", "infer_specs"]
 
@@ -62,7 +64,7 @@ class EditBackendDialog(QDialog):
         self.backend = backend
         self.backend_type = backend_type
         type_name = backend_type.name if backend_type is not None else backend.type
-        self.setWindowTitle(f"Edit backend {backend.id} — {backend.title or type_name}")
+        self.setWindowTitle(f"Edit backend {backend_number(backend.id)} — {backend.title or type_name}")
         self._events: asyncio.Queue[str] | None = None
 
         outer = QVBoxLayout(self)
@@ -81,7 +83,7 @@ class EditBackendDialog(QDialog):
         top.addRow(self._buddy_label("&Title:", self.title_edit), self.title_edit)
         self.id_spin = QSpinBox()
         self.id_spin.setRange(0, INT32_MAX)
-        self.id_spin.setValue(max(0, backend.id))
+        self.id_spin.setValue(max(0, backend_number(backend.id)))
         self.id_spin.setToolTip("The backend's number; change it to renumber the backend")
         self.id_spin.setMinimumWidth(120)
         self.id_spin.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
@@ -152,7 +154,7 @@ class EditBackendDialog(QDialog):
     def new_id(self) -> int | None:
         """The new ID, or None when it was not changed."""
         value = self.id_spin.value()
-        return value if value != self.backend.id else None
+        return value if value != backend_number(self.backend.id) else None
 
     def settings(self) -> dict[str, Any]:
         return self.form.values()
@@ -244,10 +246,12 @@ async def edit_backend_dialog(
     parent: QWidget | None, service: BackendService, backend: Backend, backend_type: BackendType | None
 ) -> Backend | None:
     """Edit ``backend`` in a dialog; the edited backend once the service accepted it, None on cancel."""
-    # a Browse… button for paths only where the service runs here (a server's paths are on the server)
-    dialog = EditBackendDialog(backend, backend_type, parent, browse_paths=is_embedded(service))
-    gpus = None
+    # a Browse… button for paths only where the backend runs here (a server's paths are on the server)
     host = worker_host(service)
+    if isinstance(host, KeyedWorkerHost) and not host.owns(backend.id):
+        host = None  # of several connections, the backend is on another one
+    dialog = EditBackendDialog(backend, backend_type, parent, browse_paths=host is not None)
+    gpus = None
     if host is not None and backend_type is not None and any(s.choose == "gpu" for s in backend_type.settings):
         gpus = spawn(_offer_gpus(dialog, host), what="Read the GPUs", on_error=_gpus_unread)
     try:

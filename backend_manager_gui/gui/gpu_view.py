@@ -22,9 +22,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ..core.aggregate import KeyedWorkerHost
 from ..core.errors import BackendServiceError
 from ..core.fleet import gpu_ids
 from ..core.models import Backend
+from ..core.rowkeys import backend_number
 from ..core.service import BackendService, GpuInfo, GpuReport
 from .tasks import describe_error, spawn, worker_host
 
@@ -45,11 +47,11 @@ def users_of(index: int, processes: dict[int, int], backends: dict[int, Backend]
     out = []
     for backend_id, used in sorted(processes.items(), key=lambda kv: -kv[1]):
         b = backends.get(backend_id)
-        name = f"#{backend_id} {b.title}".strip() if b is not None else f"#{backend_id}"
+        name = f"#{backend_number(backend_id)} {b.title}".strip() if b is not None else f"#{backend_number(backend_id)}"
         out.append(f"{name} ({gib(used)} GiB)")
     for backend_id, b in sorted(backends.items()):
         if backend_id not in processes and index in gpu_ids(b.settings):
-            out.append(f"#{backend_id} {b.title}".strip() + f" (set to this GPU, {b.status.value})")
+            out.append(f"#{backend_number(backend_id)} {b.title}".strip() + f" (set to this GPU, {b.status.value})")
     return out
 
 
@@ -159,7 +161,9 @@ class GpuDock(QDockWidget):
             return
         try:
             report = await host.gpus()
-            backends = await service.list_backends() if report.gpus else {}
+            # this computer's backends only: of several connections, the others' are not on these GPUs
+            source = host.connection.feed if isinstance(host, KeyedWorkerHost) else service
+            backends = await source.list_backends() if report.gpus else {}
         except BackendServiceError as exc:
             self._show_text("Cannot read the GPUs", describe_error(exc, service.location))
             return

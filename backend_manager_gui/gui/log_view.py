@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ..core.aggregate import AggregateService
 from ..core.errors import BackendServiceError
 from ..core.models import BackendLog, LogLine
 from ..core.rowkeys import backend_number
@@ -283,22 +284,25 @@ class LogDock(QDockWidget):
         self.text.clear()
         host = worker_host(self._service)
         if self.is_live:
-            own = backend_number(self._backend_id)
-            name = f"{self._title} (#{own})" if self._title else f"Backend {own}"
+            assert self._service is not None and self._backend_id is not None
+            backend_id = self._backend_id
+            number = backend_number(backend_id)
+            name = f"{self._title} (#{number})" if self._title else f"Backend {number}"
             if host is not None:
                 try:
-                    self._path = Path(host.log_path(self._backend_id))  # type: ignore[arg-type]
+                    self._path = Path(host.log_path(backend_id))
                 except (BackendServiceError, KeyError, OSError, ValueError):
                     self._path = None
-            assert self._service is not None
-            where = str(self._path) if self._path is not None else f"its log on {self._service.location}"
+            service = self._service
+            location = service.location_of(backend_id) if isinstance(service, AggregateService) else service.location
+            where = str(self._path) if self._path is not None else f"its log on {location}"
             self.source_label.setText(f"{name} — {where}")
             self.source_label.setToolTip(where)
             self.text.setPlaceholderText("No lines yet: what the backend writes will show here.")
         else:
-            location = self._service.location if self._service is not None else None
-            own = f"This app's log (calls to {location} and errors)" if location else "This app's log"
-            self.source_label.setText(f"{own} — select a backend to see its own log" if location else own)
+            calls_to = self._service.location if self._service is not None else None
+            own = f"This app's log (calls to {calls_to} and errors)" if calls_to else "This app's log"
+            self.source_label.setText(f"{own} — select a backend to see its own log" if calls_to else own)
             self.source_label.setToolTip("")
             self.text.setPlaceholderText("Nothing logged yet. Failed calls, refusals and errors will show here.")
             self.text.setPlainText("\n".join(self._app_lines))

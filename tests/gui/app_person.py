@@ -40,7 +40,9 @@ def main() -> None:
         if status is None or table is None:
             return
         shown = {"title": window.windowTitle(), "status": status.text(), "rows": table.model().rowCount()}
-        if status.text().startswith("Connected to") and table.model().rowCount() > 0:
+        text = status.text()
+        every_one = " connections — " in text and "cannot reach" not in text and "connecting to" not in text
+        if (text.startswith("Connected to") or every_one) and table.model().rowCount() > 0:
             print("PERSON_SAW " + json.dumps(shown), flush=True)
         elif time.monotonic() - started > PATIENCE_S:
             print("PERSON_GAVE_UP " + json.dumps(shown), flush=True)

@@ -10,7 +10,7 @@ from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from backend_manager_gui.core.remote import RemoteService
-from backend_manager_gui.gui.app import initial_profile, show_unexpected_error
+from backend_manager_gui.gui.app import initial_profile, initial_profiles, show_unexpected_error
 from backend_manager_gui.gui.backends_model import Column
 from backend_manager_gui.gui.connections import LOCAL_DEFAULT, ConnectionKind, ConnectionProfile, ProfileStore
 from backend_manager_gui.gui.main_window import MainWindow
@@ -20,7 +20,7 @@ from tests.support.fake_swarm import FakeSwarm
 
 
 def _args(**kw) -> argparse.Namespace:
-    return argparse.Namespace(server=kw.get("server"), data_dir=kw.get("data_dir"))
+    return argparse.Namespace(server=kw.get("server"), data_dir=kw.get("data_dir"), no_local=kw.get("no_local", False))
 
 
 def test_which_connection_opens_on_start(tmp_path: Path, qapp):
@@ -29,7 +29,10 @@ def test_which_connection_opens_on_start(tmp_path: Path, qapp):
     last = ConnectionProfile(ConnectionKind.SERVER, "http://gpu-box:7801")
     ProfileStore(settings).remember(last)
     assert initial_profile(_args(), settings) == last  # then the last one used
-    assert initial_profile(_args(server="other:7801"), settings) == ConnectionProfile(ConnectionKind.SERVER, "http://other:7801")
+    # --server: that server beside this computer (the servers alone with --no-local)
+    other = ConnectionProfile(ConnectionKind.SERVER, "http://other:7801")
+    assert initial_profiles(_args(server="other:7801"), settings) == [LOCAL_DEFAULT, other]
+    assert initial_profiles(_args(server=["other:7801"], no_local=True), settings) == [other]
     assert initial_profile(_args(data_dir=tmp_path / "d"), settings) == ConnectionProfile(ConnectionKind.LOCAL, str(tmp_path / "d"))
 
 

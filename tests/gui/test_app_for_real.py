@@ -49,7 +49,7 @@ async def _run_app(env: dict[str, str], *args: str, timeout: float = 120) -> tup
 
 async def test_server_and_swarm_token_started_for_real(tmp_path: Path) -> None:
     async with FakeSwarm(token=TOKEN, backends=3) as fake:
-        code, output = await _run_app(_env(tmp_path, SWARM_TOKEN=TOKEN), "--server", fake.url)
+        code, output = await _run_app(_env(tmp_path, SWARM_TOKEN=TOKEN), "--server", fake.url, "--no-local")
         saw = next((json.loads(line.split(" ", 1)[1]) for line in output.splitlines() if line.startswith("PERSON_SAW ")), None)
         assert saw is not None, f"the window never said it was connected; the app printed:\n{output}"
         assert saw["title"] == f"{fake.url} — Backend Manager"
@@ -60,6 +60,19 @@ async def test_server_and_swarm_token_started_for_real(tmp_path: Path) -> None:
         assert code == 0, f"Ctrl+Q did not end the app cleanly (exit {code}):\n{output}"
         assert "Traceback" not in output, output
         assert TOKEN not in output  # never printed or logged
+
+
+async def test_two_servers_and_this_computer_started_for_real(tmp_path: Path) -> None:
+    """``--server A --server B``: both servers and this computer's manager in one window, as a person starts it."""
+    async with FakeSwarm(token=TOKEN, backends=3) as first, FakeSwarm(token=TOKEN, backends=2) as second:
+        code, output = await _run_app(_env(tmp_path, SWARM_TOKEN=TOKEN), "--server", first.url, "--server", second.url)
+        saw = next((json.loads(line.split(" ", 1)[1]) for line in output.splitlines() if line.startswith("PERSON_SAW ")), None)
+        assert saw is not None, f"the window never showed every connection; the app printed:\n{output}"
+        assert saw["title"] == "3 connections — Backend Manager"
+        assert saw["status"] == "3 connections — 5 running" and saw["rows"] == 5
+        assert first.calls["listbackends"] >= 1 and second.calls["listbackends"] >= 1
+        assert code == 0, f"Ctrl+Q did not end the app cleanly (exit {code}):\n{output}"
+        assert "Traceback" not in output, output
 
 
 async def test_without_the_token_the_server_refuses_and_the_app_says_so(tmp_path: Path) -> None:

@@ -6,8 +6,10 @@ from PySide6.QtWidgets import QMenu, QMessageBox
 
 from ...core.errors import BackendServiceError
 from ...core.models import Backend, BackendType
+from ...core.rowkeys import backend_number, host_of, row_key
 from .. import icons
 from ..tasks import ask, describe_error
+from .choose import choose_connection
 from .context import ActionContext
 
 
@@ -17,10 +19,10 @@ async def edit_backend(ctx: ActionContext, backend: Backend) -> Backend | None:
         return None
     from ..dialogs import edit_backend_dialog
 
-    btype = ctx.types.get(backend.type)
-    if btype is None and not ctx.types:
+    btype = ctx.types_for(backend.id).get(backend.type)
+    if btype is None and not ctx.types_for(backend.id):
         await ctx.load_types()
-        btype = ctx.types.get(backend.type)
+        btype = ctx.types_for(backend.id).get(backend.type)
     ctx.editing.add(backend.id)
     ctx.state_changed.emit()
     try:
@@ -52,10 +54,17 @@ async def add_backend(ctx: ActionContext, btype: BackendType, *, edit: bool = Tr
         )
         if not ok:
             return None
+    chosen = ctx.view.selected_backends()
+    number = await choose_connection(
+        ctx, f"Add {btype.name}", f"Add a {btype.name} backend on:", "Add",
+        allowed=[h.number for h in ctx.hosts if btype.id in h.types or not h.types],
+        default=host_of(chosen[0].id) if chosen else None)
+    if number is None:
+        return None
     try:
-        new = await ctx.service.add_backend(btype.id)
+        new = await ctx.service.add_backend(btype.id, host=number)
     except BackendServiceError as exc:
-        ctx.message_bar.show_error(f"Could not add {btype.name}: {describe_error(exc, ctx.where)}")
+        ctx.message_bar.show_error(f"Could not add {btype.name}: {describe_error(exc, ctx.where_of(row_key(number, 0)))}")
         return None
     await ctx.refresh()
     ctx.view.select_backends([new.id])
@@ -73,7 +82,8 @@ async def _take_back(ctx: ActionContext, new: Backend, btype: BackendType) -> No
         await ctx.service.delete_backend(new.id)
     except BackendServiceError as exc:
         ctx.message_bar.show_error(
-            f"Could not remove the new {btype.name} backend (#{new.id}) after Cancel: {describe_error(exc, ctx.where)}"
+            f"Could not remove the new {btype.name} backend (#{backend_number(new.id)}) after Cancel: "
+            f"{describe_error(exc, ctx.where_of(new.id))}"
         )
     await ctx.refresh()
 
