@@ -69,3 +69,83 @@ def worker_link(backend: Backend, served_from: str | None) -> WorkerLink | None:
         return WorkerLink(urlunsplit((parts.scheme, f"{where}:{port}", parts.path, parts.query, "")))
     return WorkerLink(local, f"The worker listens on {box}'s 127.0.0.1 only: open a tunnel first with "
                              f"{tunnel_command(port, box)} (or turn on its Listen setting)")
+
+
+#: The SwarmUI backend type that reaches a running ComfyUI by its address, and the setting that holds it.
+SWARM_COMFY_TYPE = "comfyui_api"
+SWARM_ADDRESS = "Address"
+
+
+def swarm_address(backend: Backend, served_from: str | None, swarm_url: str, this_computer: str | None = None) -> str:
+    """The address a SwarmUI server at ``swarm_url`` reaches ``backend``'s worker at (for its ``comfyui_api``
+    backend's Address). ``served_from``: the ``serve`` the worker is managed through (None: this computer);
+    ``this_computer``: this computer's address as seen from the SwarmUI server's side (``local_address_towards``).
+
+    Raises ``BackendApiError`` with the reason when the SwarmUI server could not reach it: above all a worker that
+    listens on 127.0.0.1 only while SwarmUI runs on another machine."""
+    from .errors import BackendApiError
+
+    url = backend.worker_url()
+    if url is None:
+        raise BackendApiError("The worker has no web address yet: start it (enable it) and wait until it runs.")
+    parts = urlsplit(url)
+    if not is_loopback(parts.hostname):
+        return url  # a ComfyUI with an address of its own: SwarmUI goes there as the app does
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError as exc:
+        raise BackendApiError(f"The worker's address {url!r} is not one SwarmUI can use.") from exc
+    swarm_host = urlsplit(swarm_url).hostname or ""
+    box = urlsplit(served_from).hostname or "" if served_from is not None else ""
+    on_this_computer = served_from is None or is_loopback(box)
+    machine = "this computer" if on_this_computer else box
+    if (is_loopback(swarm_host) and on_this_computer) or (box and swarm_host.lower() == box.lower()):
+        return url  # SwarmUI runs on the worker's own machine: its 127.0.0.1 is the worker's
+    if not backend.worker_listens_all():
+        raise BackendApiError(
+            f"The worker listens on {machine}'s 127.0.0.1 only, and the SwarmUI server at {swarm_url} runs on another "
+            "machine: it could not reach it. Turn on the worker's Listen setting (Edit), then try again.")
+    host = box if not on_this_computer else this_computer
+    if not host or is_loopback(host):
+        raise BackendApiError(
+            f"This computer's address as {swarm_url} sees it is not known, so SwarmUI could not be told where the "
+            "worker is. Add it in SwarmUI by hand as a ComfyUI API backend.")
+    where = f"[{host}]" if ":" in host else host
+    return urlunsplit((parts.scheme, f"{where}:{port}", parts.path, parts.query, ""))
+
+
+def local_address_towards(url: str) -> str | None:
+    """This computer's IP address on the route to ``url``'s host (a UDP socket that sends nothing), or None. It may
+    look the name up: call it in a worker thread."""
+    import socket
+
+    host = urlsplit(url).hostname
+    if not host:
+        return None
+    try:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        with socket.socket(family, socket.SOCK_DGRAM) as sock:
+            sock.connect((host, urlsplit(url).port or 80))
+            address = str(sock.getsockname()[0])
+    except OSError:
+        return None
+    return None if is_loopback(address) else address
+
+
+def same_worker(address: str, worker: Backend, served_from: str | None, this_computer: set[str]) -> bool:
+    """Whether a SwarmUI backend's Address points at ``worker``: the same port, on a name of the worker's machine
+    (its loopback, the serve box's host, or one of ``this_computer``'s addresses for a worker of this computer)."""
+    url = worker.worker_url()
+    if url is None or not address:
+        return False
+    try:
+        mine, theirs = urlsplit(url), urlsplit(address if "://" in address else f"http://{address}")
+        if (mine.port or 80) != (theirs.port or 80):
+            return False
+    except ValueError:
+        return False
+    host = (theirs.hostname or "").lower()
+    if host == (mine.hostname or "").lower() or is_loopback(host):
+        return True
+    box = (urlsplit(served_from).hostname or "").lower() if served_from is not None else ""
+    return host == box if box and not is_loopback(box) else host in this_computer

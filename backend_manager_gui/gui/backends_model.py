@@ -174,6 +174,8 @@ class BackendsModel(QAbstractTableModel):
         self._links: LinkProvider | None = None
         # connection number -> its name (the Host column)
         self._host_names: dict[int, str] = {}
+        # row key -> the row it is linked with ("swarm:7801 #3"): a worker used by a SwarmUI backend, and that backend
+        self._linked: dict[int, str] = {}
         # connection number -> why its rows are greyed ("Not answering: last seen 40 s ago"), while it is
         self._stale: dict[int, str] = {}
         # rows worked out ahead by prepare(), for apply() to take: backend id -> row
@@ -210,6 +212,16 @@ class BackendsModel(QAbstractTableModel):
         if self._ids:
             self.dataChanged.emit(self.index(0, 0), self.index(len(self._ids) - 1, _COLUMN_COUNT - 1),
                                   [Qt.ItemDataRole.ForegroundRole, Qt.ItemDataRole.ToolTipRole])
+
+    def set_links(self, links: Mapping[int, str]) -> None:
+        """Row key -> the row it is linked with, shown after the Host ("this computer ⇄ swarm:7801 #3")."""
+        if dict(links) != self._linked:
+            self._linked = dict(links)
+            self._prepared = {}
+            self._recompute_all()
+
+    def linked(self, key: int) -> str | None:
+        return self._linked.get(key)
 
     def stale_reason(self, key: int) -> str | None:
         return self._stale.get(host_of(key)) if self._stale else None
@@ -501,6 +513,8 @@ class BackendsModel(QAbstractTableModel):
         queue = b.queue()
         url = link.url if link is not None else ""
         host_name = self._host_names.get(host_of(b.id), "") if self._host_names else ""
+        if self._linked and b.id in self._linked:
+            host_name = f"{host_name} ⇄ {self._linked[b.id]}"
         display = (str(split_key(b.id)[1]), title, type_name, status_text, "", model, last_used, gpu, port, details,
                    queue_text(queue), url, host_name)
         seconds = b.seconds_since_used if b.seconds_since_used is not None else _NEVER

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QByteArray, QEventLoop, QSettings, Qt, QTimer, Signal
 from PySide6.QtWidgets import QLabel, QMainWindow, QVBoxLayout, QWidget
 
-from ..core.errors import BackendServiceError, ServiceUnavailable
+from ..core.errors import BackendServiceError
 from .backends_model import BackendsModel
 from .backends_view import BackendsView
 from .profiles import ConnectionKind, ConnectionProfile, ProfileStore
@@ -305,6 +305,7 @@ class MainWindow(QMainWindow):
             self._unreachable_notice = False
             self.message_bar.dismiss()
         self.backends_model.apply(snapshot)
+        self.backend_actions.show_links()
         self.error_watch.saw(snapshot)
         self.log_reasons.saw(snapshot)
         if self.ctx.types_missing():
@@ -316,23 +317,9 @@ class MainWindow(QMainWindow):
         self.backend_actions.update()
 
     def _on_poll_failed(self, number: int, exc: BaseException) -> None:
-        from .tasks import describe_error
+        from .window_hosts import poll_failed
 
-        host = self.hosts.get(number)
-        if host is None:
-            return
-        where = host.service.location
-        if not isinstance(exc, ServiceUnavailable):
-            # the service answered but refused (a bad token, say): its own words
-            text = describe_error(exc, where)
-            self.message_bar.show_error(f"{host.name}: {text}" if self.hosts.several and where not in text else text)
-        elif not self.hosts.several and self.poller.last_snapshot is None and not self.message_bar.text():
-            # never connected: an empty table alone would read as "no backends"
-            self._unreachable_notice = True
-            self.message_bar.show_error(
-                f"{describe_error(exc, self.service.location)}\nRetrying automatically. "
-                "File → Connect… chooses another server or this computer."
-            )
+        poll_failed(self, number, exc)
         self._update_status_text()
         if not self._countdown.isActive():
             self._countdown.start()

@@ -38,7 +38,8 @@ def build_menus_and_toolbar(w: MainWindow) -> tuple[QMenu, QMenu, QMenu, QMenu, 
     backends_menu.addMenu(w.add_menu)
     add_all(backends_menu, (w.act_edit, w.act_duplicate, w.act_delete, None, w.act_toggle, w.act_restart,
                             w.act_restart_all, w.act_free, w.act_free_ram, None, w.act_open, w.act_copy_url,
-                            w.act_models_folder, None, w.act_per_gpu, None, w.act_refresh))
+                            w.act_models_folder, w.backend_actions.act_use_in_swarm, None, w.act_per_gpu, None,
+                            w.act_refresh))
     view_menu = bar.addMenu("&View")
     help_menu = bar.addMenu("&Help")
     help_menu.addAction(w.act_about)
@@ -135,7 +136,8 @@ def show_window(w: MainWindow) -> None:
 def show_context_menu(w: MainWindow, pos: QPoint) -> None:
     menu = QMenu(w)
     add_all(menu, (w.act_edit, w.act_duplicate, w.act_delete, None, w.act_toggle, w.act_restart, w.act_free,
-                   w.act_free_ram, None, w.act_open, w.act_copy_url, w.act_models_folder, None, w.act_refresh))
+                   w.act_free_ram, None, w.act_open, w.act_copy_url, w.act_models_folder,
+                   w.backend_actions.act_use_in_swarm, None, w.act_refresh))
     menu.addMenu(w.add_menu)
     menu.aboutToHide.connect(menu.deleteLater)
     menu.popup(w.table.viewport().mapToGlobal(pos))

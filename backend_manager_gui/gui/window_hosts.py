@@ -8,7 +8,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from ..core.aggregate import AggregateService
-from ..core.errors import BackendServiceError
+from ..core.errors import BackendServiceError, ServiceUnavailable
 from ..core.service import BackendService
 from .hosts import Hosts, connection_name
 from .profiles import ConnectionProfile
@@ -34,6 +34,24 @@ def new_hosts(w: MainWindow, service: BackendService, profile: ConnectionProfile
 def _on_hosts_changed(w: MainWindow, hosts: Hosts) -> None:
     if hosts is w.hosts:
         w.connections_dock.show_hosts(hosts)
+
+
+def poll_failed(w: MainWindow, number: int, exc: BaseException) -> None:
+    """A connection's poll failed: a refusal (a bad token, say) in its own words in the message bar; a first
+    connection that never answered says so there too, or an empty table would read as "no backends"."""
+    from .tasks import describe_error
+
+    host = w.hosts.get(number)
+    if host is None:
+        return
+    where = host.service.location
+    if not isinstance(exc, ServiceUnavailable):
+        text = describe_error(exc, where)
+        w.message_bar.show_error(f"{host.name}: {text}" if w.hosts.several and where not in text else text)
+    elif not w.hosts.several and w.poller.last_snapshot is None and not w.message_bar.text():
+        w._unreachable_notice = True
+        w.message_bar.show_error(f"{describe_error(exc, where)}\nRetrying automatically. "
+                                 "File → Connect… chooses another server or this computer.")
 
 
 def save_open(w: MainWindow) -> None:

@@ -221,3 +221,28 @@ def test_open_connections_come_back_at_the_next_start(loop, qtbot, tmp_path):
     assert initial_profiles(given, settings) == [LOCAL_DEFAULT, *servers]
     given.no_local = True
     assert initial_profiles(given, settings) == servers
+
+
+def test_use_in_swarmui_adds_the_worker_to_the_server_and_shows_the_pair(loop, qtbot, tmp_path):
+    with three_connections(loop, qtbot, tmp_path) as (win, a, b):
+        run(loop, win.close_connection(2))  # one SwarmUI server open beside this computer: nothing to choose
+        worker = row_key(0, 0)
+        until(loop, lambda: _cell(win, worker, Column.STATUS) == "Running", timeout=30, what="worker up")
+        url = win.backends_model.backend(worker).worker_url()
+        win.select_backends([worker])
+        assert win.backend_actions.act_use_in_swarm.isEnabled()
+        win.backend_actions.act_use_in_swarm.trigger()
+        until(loop, lambda: len(a.backends) == 3, what="the server's new backend")
+        new_id = max(a.backends)
+        added = a.backends[new_id]
+        # SwarmUI runs on this computer (127.0.0.1): the worker's own loopback address reaches it
+        assert added["type"] == "comfyui_api" and added["settings"]["Address"] == url
+        assert added["title"] == "Here zero (this computer)"
+        # the pair shows as linked on both rows
+        until(loop, lambda: win.backends_model.row_of(row_key(1, new_id)) is not None, what="the new row")
+        until(loop, lambda: _cell(win, worker, Column.HOST) == f"this computer ⇄ 127.0.0.1:{a.port} #{new_id}",
+              what="the worker's link")
+        assert _cell(win, row_key(1, new_id), Column.HOST) == f"127.0.0.1:{a.port} ⇄ this computer #0"
+        # a server's own row (not a worker of this app) offers nothing to add
+        win.select_backends([row_key(1, 0)])
+        assert not win.backend_actions.act_use_in_swarm.isEnabled()

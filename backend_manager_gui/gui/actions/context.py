@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from typing import Any, TypeVar
 
 from PySide6.QtCore import QObject, Signal
@@ -48,6 +48,10 @@ class ActionContext(QObject):
         self.types: dict[str, BackendType] = {}
         #: rows with a request in flight: they cannot be acted on until the answer
         self.busy: set[int] = set()
+        #: this computer's addresses as SwarmUI servers see it (found by Use in SwarmUI…, for the linked pairs)
+        self.this_computer: set[str] = set()
+        #: connection number -> (its snapshot, the rows of it that may be linked), for ``swarm.show_links``
+        self.link_scans: dict[int, tuple[Mapping[int, Backend], list[Backend]]] = {}
         #: rows with an edit dialog open (one dialog per backend)
         self.editing: set[int] = set()
         #: every action task still running, cancelled on a switch and on shutdown

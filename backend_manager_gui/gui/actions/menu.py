@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QMenu, QWidget
 
 from .. import icons
 from ..backends_model import BACKEND_ROLE, Column
-from . import gpus, rows, web
+from . import gpus, rows, swarm, web
 from .connect import ConnectActions
 from .context import ActionContext
 from .edit import edit_backend, fill_add_menu
@@ -91,6 +91,9 @@ class BackendActions:
                                               tip="Open a SwarmUI server or a serve box beside the connections open now")
         self.act_close_connection = make_action(w, "Close connection", self._on_close_connection_triggered,
                                                 tip="Close the connection chosen in the Connections list")
+        self.act_use_in_swarm = make_action(w, "Use in SwarmUI…", self._on_use_in_swarm_triggered,
+                                            tip="Add the selected ComfyUI worker to an open SwarmUI server, which then "
+                                                "sends generations to it")
         self.act_open = make_action(w, "Open in browser", self._on_open_triggered, icon="open-browser",
                                     shortcuts=("Ctrl+B",), tip="Open the selected workers' web pages in the browser")
         self.act_copy_url = make_action(w, "Copy URL", self._on_copy_url_triggered, shortcuts=("Ctrl+Shift+C",),
@@ -130,6 +133,7 @@ class BackendActions:
         self.act_free.setText("Free VRAM" if some else "Free VRAM (all)")
         self.act_free_ram.setText("Free VRAM + RAM" if some else "Free VRAM + RAM (all)")
         self.act_restart_all.setEnabled(ctx.model.rowCount() > 0 and not ctx.busy)
+        self.act_use_in_swarm.setEnabled(idle and len(chosen) == 1 and swarm.can_use_in_swarm(ctx, chosen[0]))
         self.act_close_connection.setEnabled(ctx.hosts.several and ctx.view.proxy.host_filter is not None)
         enable = some and not all(b.enabled for b in chosen)
         self.act_toggle.setText("Enable" if enable else "Disable")
@@ -208,6 +212,16 @@ class BackendActions:
 
     def _on_connect_triggered(self) -> None:
         self.ctx.spawn(self.connect.connect_dialog(), "Connect")
+
+    def show_links(self) -> None:
+        """The linked pairs of workers and SwarmUI backends, while several connections are open."""
+        if self.ctx.hosts.several or self.ctx.link_scans:
+            swarm.show_links(self.ctx)
+
+    def _on_use_in_swarm_triggered(self) -> None:
+        chosen = self.ctx.idle_selection()
+        if len(chosen) == 1:
+            self.ctx.spawn(swarm.use_in_swarm(self.ctx, chosen[0]), "Use in SwarmUI")
 
     def _on_add_connection_triggered(self) -> None:
         self.ctx.spawn(self.connect.add_dialog(), "Add connection")
