@@ -176,8 +176,8 @@ class BackendsModel(QAbstractTableModel):
         self._host_names: dict[int, str] = {}
         # row key -> the row it is linked with ("swarm:7801 #3"): a worker used by a SwarmUI backend, and that backend
         self._linked: dict[int, str] = {}
-        # connection number -> why its rows are greyed ("Not answering: last seen 40 s ago"), while it is
-        self._stale: dict[int, str] = {}
+        # connection number -> when it last answered (time.monotonic()), while it does not: its rows are greyed
+        self._stale: dict[int, float] = {}
         # rows worked out ahead by prepare(), for apply() to take: backend id -> row
         self._prepared: dict[int, _Row] = {}
         # the order of the rows (sort_rows): a column and descending; ID ascending is id order
@@ -203,9 +203,10 @@ class BackendsModel(QAbstractTableModel):
     def host_name(self, key: int) -> str:
         return self._host_names.get(host_of(key), "")
 
-    def set_stale_hosts(self, stale: Mapping[int, str]) -> None:
-        """Grey the rows of the connections in ``stale`` (connection number -> why, for the tooltips): they are
-        what was last seen of a connection that does not answer now."""
+    def set_stale_hosts(self, stale: Mapping[int, float]) -> None:
+        """Grey the rows of the connections in ``stale`` (connection number -> when it last answered, in
+        ``time.monotonic()``): they are what was last seen of a connection that does not answer now. Signalled only
+        when that changes; the tooltip's "last seen 40 s ago" is worked out when it is shown."""
         if dict(stale) == self._stale:
             return
         self._stale = dict(stale)
@@ -224,7 +225,13 @@ class BackendsModel(QAbstractTableModel):
         return self._linked.get(key)
 
     def stale_reason(self, key: int) -> str | None:
-        return self._stale.get(host_of(key)) if self._stale else None
+        """Why a row is greyed (its connection does not answer), None while it is live."""
+        seen = self._stale.get(host_of(key)) if self._stale else None
+        if seen is None:
+            return None
+        name = self._host_names.get(host_of(key)) or "The connection"
+        ago = short_time_since(time.monotonic() - seen, None)
+        return f"{name} is not answering: last seen {ago}. This row is what it showed then."
 
     def label(self, backend: Backend, *, quoted: bool = False) -> str:
         """Title (#3), and "on <connection>" while more than one connection is open; ``quoted``: “Title” (#3)."""
@@ -574,10 +581,8 @@ class BackendsModel(QAbstractTableModel):
         col = index.column()
         if role == _DISPLAY:
             return row.display[col] if col != _COL_ENABLED else None
-        if self._stale and (role == _FOREGROUND or role == _TOOLTIP):
-            why = self._stale.get(host_of(backend_id))
-            if why is not None:
-                return _placeholder_brush() if role == _FOREGROUND else why
+        if self._stale and (role == _FOREGROUND or role == _TOOLTIP) and host_of(backend_id) in self._stale:
+            return _placeholder_brush() if role == _FOREGROUND else self.stale_reason(backend_id)
         if role == SORT_ROLE:
             return row.sort[col]
         if role == BACKEND_ROLE:

@@ -246,12 +246,10 @@ class Hosts(QObject):
             merged.update(part)
         return merged
 
-    def stale(self) -> dict[int, str]:
-        """Connection number -> why its rows are greyed, for each that does not answer now but did before."""
-        now = time.monotonic()
-        return {n: f"{h.name} is not answering: last seen {since(now - h.last_seen)}. These rows are what it "
-                   "showed then." for n, h in self._hosts.items()
-                if h.poller.unreachable and h.last_seen is not None}
+    def stale(self) -> dict[int, float]:
+        """Connection number -> when it last answered (``time.monotonic()``), for each that does not answer now but
+        did before: its rows are greyed."""
+        return {n: h.last_seen for n, h in self._hosts.items() if h.poller.unreachable and h.last_seen is not None}
 
     def _on_snapshot(self, host: Host, snapshot: Mapping[int, Backend]) -> None:
         if self._hosts.get(host.number) is not host:

@@ -246,3 +246,35 @@ def test_use_in_swarmui_adds_the_worker_to_the_server_and_shows_the_pair(loop, q
         # a server's own row (not a worker of this app) offers nothing to add
         win.select_backends([row_key(1, 0)])
         assert not win.backend_actions.act_use_in_swarm.isEnabled()
+
+
+def test_file_add_connection_opens_a_server_beside_this_computer(loop, qtbot, tmp_path):
+    from backend_manager_gui.gui.connections import ConnectDialog
+
+    gc.collect()
+    fake = _server("Far one")
+    run(loop, fake.start())
+    local = LocalService(tmp_path / "data", **FAST)
+    run(loop, local.start())
+    win = MainWindow(local, settings=temp_settings(tmp_path), profile=LOCAL_DEFAULT, poll_interval=0.3,
+                     max_poll_interval=1.0)
+    qtbot.addWidget(win)
+    try:
+        win.show()
+        until(loop, lambda: status_text(win).startswith("Connected to this computer"), what="connected here")
+        assert win.table.isColumnHidden(Column.HOST) and not win.connections_dock.isVisible()  # one: as before
+        win.backend_actions.act_add_connection.trigger()
+        until(loop, lambda: any(d.isVisible() for d in win.findChildren(ConnectDialog)), what="the dialog")
+        dialog = next(d for d in win.findChildren(ConnectDialog) if d.isVisible())
+        assert dialog.windowTitle() == "Add connection"
+        assert dialog.server_radio.isChecked() and not dialog.local_radio.isEnabled()  # this computer is open
+        dialog.url_edit.setText(fake.url)
+        dialog.buttons.button(QDialogButtonBox.StandardButton.Ok).click()
+        until(loop, lambda: win.backends_model.rowCount() == 1 and status_text(win).startswith("2 connections"),
+              what="the server's row beside this computer's (none)")
+        assert _cell(win, row_key(1, 0), Column.TITLE) == "Far one"
+        assert not win.table.isColumnHidden(Column.HOST) and win.connections_dock.isVisible()
+        assert [p.kind for p in ProfileStore(win.settings).open_set()] == [ConnectionKind.LOCAL, ConnectionKind.SERVER]
+    finally:
+        run(loop, win.shutdown())
+        run(loop, fake.stop())

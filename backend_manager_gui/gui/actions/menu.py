@@ -85,7 +85,8 @@ class BackendActions:
         self.act_per_gpu = make_action(w, "One backend per GPU", self._on_per_gpu_triggered, icon="gpu",
                                        tip="Add a ComfyUI self-starting backend for every GPU that has none")
         self.act_connect = make_action(w, "Connect…", self._on_connect_triggered, shortcuts=("Ctrl+O",),
-                                       tip="Manage this computer's backends or a SwarmUI server's")
+                                       tip="Manage this computer's backends or a SwarmUI server's, instead of the "
+                                           "connections open now (Add connection… opens one beside them)")
         self.act_add_connection = make_action(w, "Add connection…", self._on_add_connection_triggered,
                                               shortcuts=("Ctrl+Shift+O",),
                                               tip="Open a SwarmUI server or a serve box beside the connections open now")

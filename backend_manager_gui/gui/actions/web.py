@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QDialog, QFileDialog, QInputDialog, QLineEdit
 
 from ...core.links import WorkerLink
 from ...core.models import Backend
-from ..tasks import is_embedded, wait_dialog
+from ..tasks import wait_dialog
 from .context import ActionContext
 
 #: The setting "Set models folder…" fills (the embedded manager's ComfyUI self-starting workers have it).
@@ -63,13 +63,13 @@ def copy_urls(ctx: ActionContext, backends: list[Backend]) -> None:
 
 
 def has_models_folder(ctx: ActionContext, backend: Backend) -> bool:
-    btype = ctx.types.get(backend.type)
+    btype = ctx.types_for(backend.id).get(backend.type)  # the type as the backend's own connection describes it
     return btype is not None and btype.setting(MODELS_SETTING) is not None
 
 
 async def set_models_folder(ctx: ActionContext, backends: list[Backend]) -> None:
     """Ask for one models folder and set it on every selected backend that has the setting (each restarts)."""
-    if not ctx.types:
+    if ctx.types_missing():
         await ctx.load_types()
     chosen = [b for b in backends if has_models_folder(ctx, b)]
     if not chosen:
@@ -78,7 +78,8 @@ async def set_models_folder(ctx: ActionContext, backends: list[Backend]) -> None
         return
     current = next((str(b.settings.get(MODELS_SETTING) or "") for b in chosen if b.settings.get(MODELS_SETTING)), "")
     what = f"{len(chosen)} workers" if len(chosen) > 1 else ctx.names(chosen)
-    if is_embedded(ctx.service):
+    host = ctx.host
+    if host is not None and all(host.owns(b.id) for b in chosen):  # a folder of this computer: pick it
         folder = await _choose_folder(ctx, f"Models folder for {what}", current)
     else:
         folder = await _type_folder(ctx, f"Models folder for {what}", current)
