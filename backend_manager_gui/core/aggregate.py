@@ -243,17 +243,13 @@ class AggregateService:
     # ---- several connections at once ----------------------------------------------------------------------
     async def each(self, hosts: Iterable[int], op: Callable[[BackendService], Awaitable[T]]) -> dict[int, T | BackendServiceError]:
         """``op`` on the service of each of ``hosts``, all at once; per host its answer or its error."""
-        chosen = [self.connection(h) for h in hosts]
-        results = await asyncio.gather(*(op(c.service) for c in chosen), return_exceptions=True)
-        out: dict[int, T | BackendServiceError] = {}
-        for connection, result in zip(chosen, results, strict=True):
-            if isinstance(result, BaseException) and not isinstance(result, BackendServiceError):
-                raise result
-            out[connection.host] = result
-        return out
+        return await self._gather(lambda c: op(c.service), [self.connection(h) for h in hosts])
 
-    async def _gather(self, op: Callable[[Connection], Awaitable[T]]) -> dict[int, T | BackendServiceError]:
-        connections = list(self.connections)
+    async def _gather(self, op: Callable[[Connection], Awaitable[T]], connections: list[Connection] | None = None
+                      ) -> dict[int, T | BackendServiceError]:
+        """``op`` on each connection (every one by default), all at once; per connection its answer or its error
+        (anything but a service error is a bug: raised)."""
+        connections = list(self.connections) if connections is None else connections
         results = await asyncio.gather(*(op(c) for c in connections), return_exceptions=True)
         out: dict[int, T | BackendServiceError] = {}
         for connection, result in zip(connections, results, strict=True):

@@ -95,15 +95,22 @@ class ConnectActions(QObject):
             return False
         if not await confirm_stop_workers(self.ctx, "switch"):
             return False
-        self._status(f"Connecting to {profile.label}…")
-        try:
-            service = await self._connector(profile, token=token)
-        except BackendServiceError as exc:
-            self.ctx.message_bar.show_error(f"Could not connect to {profile.label}: {describe_error(exc)}")
-            self._status(None)
+        service = await self._open(profile, token)
+        if service is None:
             return False
         await self._switch(service, profile)
         return True
+
+    async def _open(self, profile: ConnectionProfile, token: str | None) -> BackendService | None:
+        """The service of ``profile``, saying so in the status bar meanwhile; None when it could not be opened (the
+        message bar says why)."""
+        self._status(f"Connecting to {profile.label}…")
+        try:
+            return await self._connector(profile, token=token)
+        except BackendServiceError as exc:
+            self.ctx.message_bar.show_error(f"Could not connect to {profile.label}: {describe_error(exc)}")
+            self._status(None)
+            return None
 
     async def add_dialog(self) -> bool:
         """File → Add connection…: one more connection beside the open ones (nothing is stopped)."""
@@ -134,14 +141,10 @@ class ConnectActions(QObject):
         """Open ``profile`` beside the open connections; False when it could not be opened (the bar says why)."""
         if self._add is None:
             return False
-        self._status(f"Connecting to {profile.label}…")
-        try:
-            service = await self._connector(profile, token=token)
-        except BackendServiceError as exc:
-            self.ctx.message_bar.show_error(f"Could not connect to {profile.label}: {describe_error(exc)}")
+        service = await self._open(profile, token)
+        if service is None:
             return False
-        finally:
-            self._status(None)
+        self._status(None)
         await self._add(service, profile)
         return True
 
