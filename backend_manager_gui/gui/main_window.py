@@ -220,8 +220,9 @@ class MainWindow(QMainWindow):
 
         return is_embedded(self.service)
 
-    def _attach(self) -> None:
-        """Hook the table, docks and watchers to the open connections (again after one is added or closed)."""
+    def _attach(self, fresh: bool = True) -> None:
+        """Hook the table, docks and watchers to the open connections; ``fresh=False`` after one was added or
+        closed: the Log dock keeps following its backend and the reasons read from logs are kept."""
         from ..core.links import worker_link
         from .tasks import is_embedded, service_warnings
 
@@ -231,8 +232,9 @@ class MainWindow(QMainWindow):
         self.backends_model.set_host_names(hosts.names() if hosts.several else {})
         self.backends_model.set_link_provider(lambda b: worker_link(b, hosts.served_from(b.id)))
         self.act_per_gpu.setVisible(embedded)
-        self.log_dock.set_service(service)
-        self.log_reasons.set_service(service)
+        if fresh:
+            self.log_dock.set_service(service)
+            self.log_reasons.set_service(service)
         self.gpu_dock.set_service(service)
         self._apply_service_layout()
         where = service.location

@@ -107,7 +107,10 @@ async def add_connection(w: MainWindow, service: BackendService, profile: Connec
     if not was_several:
         w._save_header()
     host = w.hosts.add(connection_name(service, profile), service, profile)
-    w._attach()
+    w._attach(fresh=False)
+    if w._started and w.ctx.host is not None and w.ctx.host.connection is host.connection:
+        # this computer joined: the GPU column names its GPUs
+        w.ctx.spawn(w.local_columns.read_gpu_names(), "Reading the GPUs", quiet=True)
     if not was_several:
         w._restore_header()  # the widths kept for several connections, with the Host column
     w.ctx.request_types()
@@ -138,7 +141,7 @@ async def close_connection(w: MainWindow, number: int) -> bool:
         w.view.proxy.set_host_filter(None)
     w._save_header()
     await hosts.remove(number)
-    w._attach()
+    w._attach(fresh=False)
     w._restore_header()
     save_open(w)
     w.backend_actions.update()

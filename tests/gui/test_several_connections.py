@@ -278,3 +278,19 @@ def test_file_add_connection_opens_a_server_beside_this_computer(loop, qtbot, tm
     finally:
         run(loop, win.shutdown())
         run(loop, fake.stop())
+
+
+def test_the_log_dock_keeps_its_backend_when_another_connection_closes(loop, qtbot, tmp_path):
+    with three_connections(loop, qtbot, tmp_path) as (win, a, b):
+        win.select_backends([row_key(0, 0)])
+        until(loop, lambda: "Here zero (#0)" in win.log_dock.source_label.text(), what="the worker's log")
+        until(loop, lambda: "fake ComfyUI" in win.log_dock.text.toPlainText() or win.log_dock.text.toPlainText(),
+              timeout=15, what="its lines")
+        lines = win.log_dock.text.toPlainText()
+        assert run(loop, win.close_connection(2))
+        assert "Here zero (#0)" in win.log_dock.source_label.text()
+        assert win.log_dock.text.toPlainText().startswith(lines[:40])  # not started over
+        # a row of a server: its log is read from that server, named with the server's own id
+        win.select_backends([row_key(1, 1)])
+        until(loop, lambda: "A one (#1)" in win.log_dock.source_label.text(), what="A's backend log")
+        assert a.url in win.log_dock.source_label.text()
