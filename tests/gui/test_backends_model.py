@@ -99,6 +99,31 @@ def test_apply_signals_only_the_rows_that_changed(qapp):
     assert _text(model, 2, Column.STATUS) == "Loading"
 
 
+def test_greying_a_connection_signals_its_rows_alone_and_a_new_reason_nothing(qapp):
+    from backend_manager_gui.core.rowkeys import row_key
+
+    model = BackendsModel()
+    model.set_type_names(TYPES)
+    model.apply({row_key(h, i): _b(row_key(h, i)) for h in range(3) for i in range(4)})
+    spy = _Spy(model)
+    model.set_stale_hosts({1: "B is not answering: last seen 2 s ago"})
+    # the four rows of connection 1 (rows 4-7 in id order), every column, once
+    assert spy.events == [("changed", 4, 7, 0, len(Column) - 1)]
+    tip = model.index(5, Column.TITLE).data(Qt.ItemDataRole.ToolTipRole)
+    assert tip == "B is not answering: last seen 2 s ago"
+    assert model.index(5, Column.TITLE).data(Qt.ItemDataRole.ForegroundRole) is not None
+    assert model.index(0, Column.TITLE).data(Qt.ItemDataRole.ToolTipRole) != tip
+    spy.events.clear()
+    # a second later only the text changed: a tooltip, read when shown, so nothing is signalled
+    model.set_stale_hosts({1: "B is not answering: last seen 3 s ago"})
+    assert spy.events == []
+    assert model.index(5, Column.TITLE).data(Qt.ItemDataRole.ToolTipRole).endswith("3 s ago")
+    # connection 1 back and 2 gone grey: both sets of rows signalled (side by side: one span), connection 0's not
+    model.set_stale_hosts({2: "C is not answering"})
+    assert spy.events == [("changed", 4, 11, 0, len(Column) - 1)]
+    assert model.stale_reason(row_key(1, 0)) is None and model.stale_reason(row_key(2, 3)) == "C is not answering"
+
+
 def test_apply_inserts_and_removes_rows_never_resets(qapp):
     model = BackendsModel()
     model.apply(_snap(_b(0), _b(2), _b(5)))
