@@ -26,6 +26,13 @@ from .profiles import ConnectionProfile
 
 log = logging.getLogger(__name__)
 
+#: With several connections, snapshots that land within this many seconds of each other reach the table as one.
+#: Connections opened together keep polling in step (2 s after each answer), so their snapshots come in bursts;
+#: the table, the error watch, the log reasons and the status line each look at every row of every connection once
+#: per merged snapshot (~7 ms at 10 connections × 500 rows), and three of them back to back were one 24 ms stall
+#: (PERFORMANCE.md, P9). 50 ms is nothing next to the 2 s between polls.
+COALESCE_S = 0.05
+
 
 @dataclass(eq=False)
 class Host:
@@ -114,6 +121,8 @@ class Hosts(QObject):
         self._hosts: dict[int, Host] = {}
         self._started = False
         self._paused = False
+        #: the merged snapshot to hand on soon (several connections, see COALESCE_S)
+        self._pending: asyncio.TimerHandle | None = None
         for connection in aggregate.connections:
             self._adopt(connection, None)
 
@@ -195,6 +204,7 @@ class Hosts(QObject):
         await host.poller.stop()
         host.poller.deleteLater()
         self.aggregate.remove(number)
+        self._cancel_pending()
         self.snapshot_ready.emit(self.merged())
         self.changed.emit()
         return host
@@ -210,6 +220,7 @@ class Hosts(QObject):
 
     async def stop(self) -> None:
         self._started = False
+        self._cancel_pending()
         await asyncio.gather(*(p.stop() for p in self.pollers()))
 
     def pause(self) -> None:
@@ -226,6 +237,7 @@ class Hosts(QObject):
         """Poll the connections (all, or ``numbers``) now, at once; returns when every one is done."""
         chosen = self._hosts.values() if numbers is None else [h for n in set(numbers) if (h := self._hosts.get(n))]
         await asyncio.gather(*(h.poller.refresh() for h in chosen))
+        self._flush()  # what the caller waited for is in the table when this returns
 
     def record_call(self, key: int, ok: bool, error: BaseException | None = None) -> None:
         """An action's call about row ``key`` got an answer or not: its connection's status counts it."""
@@ -258,8 +270,24 @@ class Hosts(QObject):
             return  # removed while its poll was under way
         host.snapshot = snapshot
         host.last_seen = time.monotonic()
+        if len(self._hosts) == 1:
+            self.snapshot_ready.emit(self.merged())  # one connection: handed on at once, as it always was
+            self.changed.emit()
+        elif self._pending is None:
+            self._pending = asyncio.get_running_loop().call_later(COALESCE_S, self._flush)
+
+    def _flush(self) -> None:
+        """Hand on the snapshots that came since the last time, as one (COALESCE_S)."""
+        if self._pending is None:
+            return
+        self._cancel_pending()
         self.snapshot_ready.emit(self.merged())
         self.changed.emit()
+
+    def _cancel_pending(self) -> None:
+        if self._pending is not None:
+            self._pending.cancel()
+            self._pending = None
 
     def _on_failed(self, host: Host, exc: BaseException) -> None:
         if self._hosts.get(host.number) is host:
