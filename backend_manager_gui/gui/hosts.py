@@ -11,6 +11,7 @@ snapshot is handed on as it is).
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
@@ -20,6 +21,7 @@ from PySide6.QtCore import QObject, Signal
 
 from ..core.aggregate import AggregateService, Connection
 from ..core.models import Backend, BackendStatus, BackendType
+from ..core.rowkeys import host_of
 from ..core.service import BackendService
 from .poller import Poller
 from .profiles import ConnectionProfile
@@ -58,6 +60,15 @@ class Host:
     @property
     def service(self) -> BackendService:
         return self.connection.service
+
+    @functools.cached_property
+    def runs_workers_here(self) -> bool:
+        """Whether its service runs workers on this computer (a ``WorkerHost``). Worked out once: it is asked for
+        every row's link as the row is made, and an isinstance check against a runtime-checkable protocol costs
+        ~20 µs (0.1 s of a first load of 5,000 rows; PERFORMANCE.md, P9)."""
+        from ..core.service import WorkerHost
+
+        return isinstance(self.service, WorkerHost)
 
 
 def connection_name(service: BackendService, profile: ConnectionProfile | None) -> str:
@@ -144,8 +155,6 @@ class Hosts(QObject):
         return next(iter(self._hosts.values()))
 
     def of_key(self, key: int) -> Host | None:
-        from ..core.rowkeys import host_of
-
         return self._hosts.get(host_of(key))
 
     def names(self) -> dict[int, str]:
@@ -153,16 +162,12 @@ class Hosts(QObject):
 
     def kinds(self) -> list[bool]:
         """Per connection: does it run workers on this computer?"""
-        from ..core.service import WorkerHost
-
-        return [isinstance(h.service, WorkerHost) for h in self._hosts.values()]
+        return [h.runs_workers_here for h in self._hosts.values()]
 
     def served_from(self, key: int) -> str | None:
         """Where a row's worker pages are reached through: None for this computer's, else the server's address."""
-        from ..core.service import WorkerHost
-
-        host = self.of_key(key)
-        if host is None or isinstance(host.service, WorkerHost):
+        host = self._hosts.get(host_of(key))
+        if host is None or host.runs_workers_here:
             return None
         return host.service.location
 
