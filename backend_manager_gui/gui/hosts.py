@@ -11,6 +11,7 @@ snapshot is handed on as it is).
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
@@ -20,11 +21,19 @@ from PySide6.QtCore import QObject, Signal
 
 from ..core.aggregate import AggregateService, Connection
 from ..core.models import Backend, BackendStatus, BackendType
+from ..core.rowkeys import host_of
 from ..core.service import BackendService
 from .poller import Poller
 from .profiles import ConnectionProfile
 
 log = logging.getLogger(__name__)
+
+#: With several connections, snapshots that land within this many seconds of each other reach the table as one.
+#: Connections opened together keep polling in step (2 s after each answer), so their snapshots come in bursts;
+#: the table, the error watch, the log reasons and the status line each look at every row of every connection once
+#: per merged snapshot (~7 ms at 10 connections × 500 rows), and three of them back to back were one 24 ms stall
+#: (PERFORMANCE.md, P9). 50 ms is nothing next to the 2 s between polls.
+COALESCE_S = 0.05
 
 
 @dataclass(eq=False)
@@ -51,6 +60,15 @@ class Host:
     @property
     def service(self) -> BackendService:
         return self.connection.service
+
+    @functools.cached_property
+    def runs_workers_here(self) -> bool:
+        """Whether its service runs workers on this computer (a ``WorkerHost``). Worked out once: it is asked for
+        every row's link as the row is made, and an isinstance check against a runtime-checkable protocol costs
+        ~20 µs (0.1 s of a first load of 5,000 rows; PERFORMANCE.md, P9)."""
+        from ..core.service import WorkerHost
+
+        return isinstance(self.service, WorkerHost)
 
 
 def connection_name(service: BackendService, profile: ConnectionProfile | None) -> str:
@@ -114,6 +132,8 @@ class Hosts(QObject):
         self._hosts: dict[int, Host] = {}
         self._started = False
         self._paused = False
+        #: the merged snapshot to hand on soon (several connections, see COALESCE_S)
+        self._pending: asyncio.TimerHandle | None = None
         for connection in aggregate.connections:
             self._adopt(connection, None)
 
@@ -135,8 +155,6 @@ class Hosts(QObject):
         return next(iter(self._hosts.values()))
 
     def of_key(self, key: int) -> Host | None:
-        from ..core.rowkeys import host_of
-
         return self._hosts.get(host_of(key))
 
     def names(self) -> dict[int, str]:
@@ -144,16 +162,12 @@ class Hosts(QObject):
 
     def kinds(self) -> list[bool]:
         """Per connection: does it run workers on this computer?"""
-        from ..core.service import WorkerHost
-
-        return [isinstance(h.service, WorkerHost) for h in self._hosts.values()]
+        return [h.runs_workers_here for h in self._hosts.values()]
 
     def served_from(self, key: int) -> str | None:
         """Where a row's worker pages are reached through: None for this computer's, else the server's address."""
-        from ..core.service import WorkerHost
-
-        host = self.of_key(key)
-        if host is None or isinstance(host.service, WorkerHost):
+        host = self._hosts.get(host_of(key))
+        if host is None or host.runs_workers_here:
             return None
         return host.service.location
 
@@ -195,6 +209,7 @@ class Hosts(QObject):
         await host.poller.stop()
         host.poller.deleteLater()
         self.aggregate.remove(number)
+        self._cancel_pending()
         self.snapshot_ready.emit(self.merged())
         self.changed.emit()
         return host
@@ -210,6 +225,7 @@ class Hosts(QObject):
 
     async def stop(self) -> None:
         self._started = False
+        self._cancel_pending()
         await asyncio.gather(*(p.stop() for p in self.pollers()))
 
     def pause(self) -> None:
@@ -226,6 +242,7 @@ class Hosts(QObject):
         """Poll the connections (all, or ``numbers``) now, at once; returns when every one is done."""
         chosen = self._hosts.values() if numbers is None else [h for n in set(numbers) if (h := self._hosts.get(n))]
         await asyncio.gather(*(h.poller.refresh() for h in chosen))
+        self._flush()  # what the caller waited for is in the table when this returns
 
     def record_call(self, key: int, ok: bool, error: BaseException | None = None) -> None:
         """An action's call about row ``key`` got an answer or not: its connection's status counts it."""
@@ -256,8 +273,24 @@ class Hosts(QObject):
             return  # removed while its poll was under way
         host.snapshot = snapshot
         host.last_seen = time.monotonic()
+        if len(self._hosts) == 1:
+            self.snapshot_ready.emit(self.merged())  # one connection: handed on at once, as it always was
+            self.changed.emit()
+        elif self._pending is None:
+            self._pending = asyncio.get_running_loop().call_later(COALESCE_S, self._flush)
+
+    def _flush(self) -> None:
+        """Hand on the snapshots that came since the last time, as one (COALESCE_S)."""
+        if self._pending is None:
+            return
+        self._cancel_pending()
         self.snapshot_ready.emit(self.merged())
         self.changed.emit()
+
+    def _cancel_pending(self) -> None:
+        if self._pending is not None:
+            self._pending.cancel()
+            self._pending = None
 
     def _on_failed(self, host: Host, exc: BaseException) -> None:
         if self._hosts.get(host.number) is host:

@@ -3,6 +3,9 @@
     python -m tests.bench.app_probe bare                 # a bare PySide6 window: shown, first paint, closed
     python -m tests.bench.app_probe app --data-dir D     # the real app start (run_app) on this computer's manager
     python -m tests.bench.app_probe rss --server URL --rows N   # the app on a server until N rows are listed
+    python -m tests.bench.app_probe rss --server URL1,URL2,... --rows N --then-kill PID
+        # the app on several servers (one connection each, P9); once N rows are listed, PID (the process of the
+        # last server) is killed, so that its rows stay greyed while the app polls on
 
 A window's first paint is noticed by its own ``paintEvent`` (a Python override, the same in both), which notes
 ``time.perf_counter()``: on Linux, macOS and Windows that clock is the system's monotonic one, so the parent,
@@ -83,7 +86,7 @@ def app(data_dir: str) -> None:
     del qapp
 
 
-def rss(server: str, rows: int) -> None:
+def rss(server: str, rows: int, kill: int | None = None) -> None:
     import argparse
     import os
 
@@ -99,6 +102,10 @@ def rss(server: str, rows: int) -> None:
         for w in QApplication.topLevelWidgets():
             if isinstance(w, MainWindow) and w.backends_model.rowCount() >= rows and w.isVisible():
                 # a few more polls and paints, then read the memory of the whole process
+                if kill is not None:
+                    import signal
+
+                    os.kill(kill, signal.SIGKILL)
                 QTimer.singleShot(6000, lambda w=w: report(w))
                 return
         QTimer.singleShot(100, check)
@@ -107,14 +114,16 @@ def rss(server: str, rows: int) -> None:
         w.table.verticalScrollBar().setValue(w.table.verticalScrollBar().maximum() // 2)
         qapp.processEvents()
         info = psutil.Process().memory_info()
+        stale = sum(1 for i in w.backends_model.backends() if w.backends_model.stale_reason(i) is not None)
         print(f'{{"rss_mb": {info.rss / 2**20:.1f}, "rows": {w.backends_model.rowCount()}, '
-              f'"polls": {w.poller.polls}}}', flush=True)
+              f'"polls": {w.poller.polls}, "connections": {len(w.hosts)}, "greyed": {stale}}}', flush=True)
         os._exit(0)
 
     QTimer.singleShot(100, check)
     from backend_manager_gui.gui.app import run_app
 
-    run_app(argparse.Namespace(data_dir=None, server=server))
+    servers = server.split(",")
+    run_app(argparse.Namespace(data_dir=None, server=servers[0] if len(servers) == 1 else servers, no_local=True))
 
 
 if __name__ == "__main__":
@@ -124,6 +133,7 @@ if __name__ == "__main__":
     elif mode == "app":
         app(sys.argv[sys.argv.index("--data-dir") + 1])
     elif mode == "rss":
-        rss(sys.argv[sys.argv.index("--server") + 1], int(sys.argv[sys.argv.index("--rows") + 1]))
+        rss(sys.argv[sys.argv.index("--server") + 1], int(sys.argv[sys.argv.index("--rows") + 1]),
+            int(sys.argv[sys.argv.index("--then-kill") + 1]) if "--then-kill" in sys.argv else None)
     else:
         raise SystemExit(f"unknown mode {mode}")

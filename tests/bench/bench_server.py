@@ -2,6 +2,7 @@
 
     python -m tests.bench.bench_server --backends 5000 --latency 1.0 --churn 0.01
     # prints "FAKE_SWARM_URL http://127.0.0.1:PORT" once listening; runs until killed
+    python -m tests.bench.bench_server --backends 500 --count 8   # eight such servers (P9), a line each
 
 A separate process, so that building the server's 2 MB replies never counts as the app's own stall.
 ``--churn`` is the fraction of backends whose status (and modcount) changes before each ListBackends reply;
@@ -58,10 +59,12 @@ async def _main() -> None:
     parser.add_argument("--backends", type=int, default=5000)
     parser.add_argument("--latency", type=float, default=0.0)
     parser.add_argument("--churn", type=float, default=0.0)
+    parser.add_argument("--count", type=int, default=1, help="how many such servers, each on its own port")
     args = parser.parse_args()
-    fake = populate(ChurningSwarm(churn=args.churn, latency=args.latency), args.backends)
-    await fake.start()
-    print(f"FAKE_SWARM_URL {fake.url}", flush=True)
+    for n in range(args.count):  # each with its own titles and statuses (seeds 7, 8, ...)
+        fake = populate(ChurningSwarm(churn=args.churn, latency=args.latency), args.backends, seed=7 + n)
+        await fake.start()
+        print(f"FAKE_SWARM_URL {fake.url}", flush=True)
     await asyncio.Event().wait()
 
 

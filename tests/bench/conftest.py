@@ -53,6 +53,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("backend manager benchmarks")
     group.addoption("--p2-seconds", type=float, default=30.0,
                     help="how long P2 polls with the person scrolling and filtering (default 30 s, the issue's figure)")
+    group.addoption("--p9-seconds", type=float, default=30.0,
+                    help="how long P9 (ten connections in one window) polls with the person scrolling and filtering "
+                         "(default 30 s)")
     group.addoption("--bench-strict", action="store_true", default=False,
                     help="fail a benchmark whose goal is not met at 5,000 backends (default: only report)")
     group.addoption("--sizes", default="5000,50000",

@@ -331,7 +331,7 @@ class _Moments(QObject):
         self.window, self.n = window, n
         self.at: dict[str, float] = {}
         self.reply: bytes | None = None
-        service = window.service
+        service = window.hosts.first().service  # the RemoteService itself (window.service aggregates the connections)
         decoder = service._list_decoder  # type: ignore[attr-defined]  # RemoteService's, the product's path
         decode = decoder.decode
 

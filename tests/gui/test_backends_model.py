@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 
 from hypothesis import HealthCheck, given, settings
@@ -97,6 +98,33 @@ def test_apply_signals_only_the_rows_that_changed(qapp):
     model.apply(changed)
     assert spy.events == [("changed", 2, 2, Column.STATUS, Column.STATUS)]
     assert _text(model, 2, Column.STATUS) == "Loading"
+
+
+def test_greying_a_connection_signals_its_rows_alone_and_time_passing_nothing(qapp):
+    from backend_manager_gui.core.rowkeys import row_key
+
+    model = BackendsModel()
+    model.set_type_names(TYPES)
+    model.set_host_names({0: "A", 1: "B", 2: "C"})
+    model.apply({row_key(h, i): _b(row_key(h, i)) for h in range(3) for i in range(4)})
+    spy = _Spy(model)
+    seen = time.monotonic() - 2
+    model.set_stale_hosts({1: seen})
+    # the four rows of connection 1 (rows 4-7 in id order), every column, once
+    assert spy.events == [("changed", 4, 7, 0, len(Column) - 1)]
+    tip = model.index(5, Column.TITLE).data(Qt.ItemDataRole.ToolTipRole)
+    assert tip == "B is not answering: last seen just now. This row is what it showed then."
+    assert model.index(5, Column.TITLE).data(Qt.ItemDataRole.ForegroundRole) is not None
+    assert model.index(0, Column.TITLE).data(Qt.ItemDataRole.ToolTipRole) != tip
+    spy.events.clear()
+    # the same connection still grey: nothing is signalled (the tooltip's "last seen" is worked out when shown)
+    model.set_stale_hosts({1: seen})
+    assert spy.events == []
+    # connection 1 back and 2 gone grey: both sets of rows signalled (side by side: one span), connection 0's not
+    model.set_stale_hosts({2: time.monotonic() - 200})
+    assert spy.events == [("changed", 4, 11, 0, len(Column) - 1)]
+    assert model.stale_reason(row_key(1, 0)) is None
+    assert model.stale_reason(row_key(2, 3)) == "C is not answering: last seen 3 min ago. This row is what it showed then."
 
 
 def test_apply_inserts_and_removes_rows_never_resets(qapp):
