@@ -230,7 +230,8 @@ class MainWindow(QMainWindow):
         embedded = is_embedded(service)
         self.local_columns.attach(service)
         self.backends_model.set_host_names(hosts.names() if hosts.several else {})
-        self.backends_model.set_link_provider(lambda b: worker_link(b, hosts.served_from(b.id)))
+        if fresh:  # the provider asks the connections as they are: one added or closed needs no new one
+            self.backends_model.set_link_provider(lambda b: worker_link(b, self.hosts.served_from(b.id)))
         self.act_per_gpu.setVisible(embedded)
         if fresh:
             self.log_dock.set_service(service)
