@@ -294,3 +294,26 @@ def test_the_log_dock_keeps_its_backend_when_another_connection_closes(loop, qtb
         win.select_backends([row_key(1, 1)])
         until(loop, lambda: "A one (#1)" in win.log_dock.source_label.text(), what="A's backend log")
         assert a.url in win.log_dock.source_label.text()
+
+
+def test_quitting_asks_once_about_this_computers_workers_only(loop, qtbot, tmp_path, qapp):
+    from tests.gui.window_helpers import answer_box, find_box
+
+    qapp.setQuitOnLastWindowClosed(False)
+    try:
+        with three_connections(loop, qtbot, tmp_path) as (win, a, b):
+            until(loop, lambda: _cell(win, row_key(0, 0), Column.STATUS) == "Running", timeout=30, what="worker up")
+            closed: list[bool] = []
+            win.closed.connect(lambda: closed.append(True))
+            win.close()
+            until(loop, lambda: find_box(win, "confirm_quit") is not None, what="the question")
+            box = find_box(win, "confirm_quit")
+            assert box is not None
+            # four rows run, three of them on the servers: only this computer's worker stops with the app
+            assert "Here zero" in box.informativeText() and "A zero" not in box.informativeText()
+            text = answer_box(loop, win, "confirm_quit", "Stop and quit")
+            assert text == "Stop 1 running backend and quit?"
+            until(loop, lambda: closed == [True], what="closed after one question")
+            assert a.calls["togglebackend"] == 0 and a.backends[0]["status"] == "running"  # the servers' go on
+    finally:
+        qapp.setQuitOnLastWindowClosed(True)
