@@ -617,6 +617,9 @@ class BackendsModel(QAbstractTableModel):
                 return _italic()
             if role == _FOREGROUND:
                 return _placeholder_brush()
+        if col == _COL_HOST and role == _TOOLTIP and self._linked and backend_id in self._linked:
+            return (f"Linked with {self._linked[backend_id]}: a SwarmUI backend and the worker it sends generations to "
+                    "(Use in SwarmUI…)")
         if col == _COL_LAST_USED and role == _TOOLTIP:
             return row.backend.time_since_used  # the service's own words ("7 hours 1 minute ago"); the cell is short
         if col == _COL_URL and role == _TOOLTIP and row.link is not None:
@@ -655,6 +658,7 @@ _COL_ID, _COL_TITLE, _COL_STATUS, _COL_ENABLED, _COL_PORT, _COL_DETAILS, _COL_UR
     int(Column.ID), int(Column.TITLE), int(Column.STATUS), int(Column.ENABLED), int(Column.PORT), int(Column.DETAILS),
     int(Column.URL))
 _COL_LAST_USED = int(Column.LAST_USED)
+_COL_HOST = int(Column.HOST)
 _DISPLAY = Qt.ItemDataRole.DisplayRole
 _CHECK = Qt.ItemDataRole.CheckStateRole
 _DECORATION = Qt.ItemDataRole.DecorationRole

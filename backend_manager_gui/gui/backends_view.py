@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 #: Starting widths; the header's saved state replaces them once the person has resized.
 COLUMN_WIDTHS = ((Column.ID, 40), (Column.TITLE, 170), (Column.TYPE, 150), (Column.STATUS, 100), (Column.DETAILS, 300),
                  (Column.ENABLED, 64), (Column.MODEL, 260), (Column.LAST_USED, 80), (Column.GPU, 110), (Column.PORT, 56),
-                 (Column.QUEUE, 140), (Column.URL, 170), (Column.HOST, 130))
+                 (Column.QUEUE, 140), (Column.URL, 170), (Column.HOST, 170))
 #: The empty table's hint; the Add menu's entries (the service's own types) go between its first and last line.
 EMPTY_HERE = ("No backends yet.", "Backends → One backend per GPU: one self-starting ComfyUI for each NVIDIA GPU.")
 EMPTY_SERVER = ("This server has no backends yet.", "")

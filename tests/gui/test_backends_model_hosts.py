@@ -92,6 +92,8 @@ def test_linked_pairs_show_in_the_host_column(qapp):
     assert _text(model, row_key(2, 0), Column.HOST) == "swarm:7801 ⇄ this computer #0"
     assert _text(model, row_key(1, 0), Column.HOST) == "gpu-box:7801"
     assert model.linked(row_key(0, 0)) == "swarm:7801 #4" and model.linked(row_key(1, 0)) is None
+    assert _text(model, row_key(0, 0), Column.HOST, Qt.ItemDataRole.ToolTipRole).startswith("Linked with swarm:7801 #4")
+    assert _text(model, row_key(1, 0), Column.HOST, Qt.ItemDataRole.ToolTipRole) is None
     model.set_links({})
     assert _text(model, row_key(0, 0), Column.HOST) == "this computer"
 
