@@ -270,14 +270,15 @@ def test_host_names_and_labels_with_one_two_or_no_connection_names(qapp):
     assert model.label(model.backend(row_key(1, 3))) == "theirs (#3)"
 
 
-def test_greying_signals_every_cell_of_every_row_for_colour_and_tooltip_only(qapp):
+def test_greying_signals_every_cell_of_the_connections_rows_for_colour_and_tooltip_only(qapp):
     model = _model(_b(0), _b(1), _b(row_key(1, 0)))
     model.set_host_names({0: "this computer", 1: "gpu-box:7801"})
     repaints = _Repaints(model)
     model.set_stale_hosts({})  # nothing greyed before, nothing now: no repaint
     assert repaints.ranges == []
     model.set_stale_hosts({1: time.monotonic()})
-    assert repaints.ranges == [(range(0, 3), range(0, len(Column)), {int(_G), int(_T)})]
+    # connection 1's row alone (the third), every column, only its colour and tooltip
+    assert repaints.ranges == [(range(2, 3), range(0, len(Column)), {int(_G), int(_T)})]
 
 
 def test_greying_an_empty_table_signals_nothing(qapp):
