@@ -92,7 +92,8 @@ def test_linked_pairs_show_in_the_host_column(qapp):
     assert _text(model, row_key(2, 0), Column.HOST) == "swarm:7801 ⇄ this computer #0"
     assert _text(model, row_key(1, 0), Column.HOST) == "gpu-box:7801"
     assert model.linked(row_key(0, 0)) == "swarm:7801 #4" and model.linked(row_key(1, 0)) is None
-    assert _text(model, row_key(0, 0), Column.HOST, Qt.ItemDataRole.ToolTipRole).startswith("Linked with swarm:7801 #4")
+    assert _text(model, row_key(0, 0), Column.HOST, Qt.ItemDataRole.ToolTipRole) == (
+        "Linked with swarm:7801 #4: a SwarmUI backend and the worker it sends generations to (Use in SwarmUI…)")
     assert _text(model, row_key(1, 0), Column.HOST, Qt.ItemDataRole.ToolTipRole) is None
     model.set_links({})
     assert _text(model, row_key(0, 0), Column.HOST) == "this computer"
@@ -122,3 +123,30 @@ def test_the_proxy_shows_one_connection_and_the_filter_text_within_it(qapp):
     model.apply({**{k: model.backend(k) for k in model.backends()}, row_key(2, 9): _b(row_key(2, 9), "new"),
                  row_key(1, 9): _b(row_key(1, 9), "other")})
     assert sorted(proxy.index(r, Column.TITLE).data() for r in range(proxy.rowCount())) == ["new", "swarm zero"]
+
+
+def _scattered(runs: int) -> tuple[BackendsModel, list[tuple[int, int]]]:
+    """Rows of two connections sorted by title so that connection 1's rows stand alone ``runs`` times."""
+    model = BackendsModel()
+    model.set_host_names({0: "here", 1: "there"})
+    snap = {}
+    for i in range(runs):
+        snap[row_key(0, i)] = _b(row_key(0, i), f"t{i:03d}a")
+        snap[row_key(1, i)] = _b(row_key(1, i), f"t{i:03d}b")
+    model.apply(snap)
+    model.sort_rows(Column.TITLE)
+    signals: list[tuple[int, int]] = []
+    model.dataChanged.connect(lambda a, b, roles=(): signals.append((a.row(), b.row())))
+    return model, signals
+
+
+def test_greying_scattered_rows_signals_each_run_up_to_64_then_one_span(qapp):
+    model, signals = _scattered(64)
+    model.set_stale_hosts({1: time.monotonic()})
+    # sorted by title, connection 1's rows are every other row: 64 runs of one row each, each its own signal
+    assert signals == [(r, r) for r in range(1, 128, 2)]
+    model, signals = _scattered(65)
+    model.set_stale_hosts({1: time.monotonic()})
+    # 65 runs: one span from its first row to its last (as apply() does for many scattered rows)
+    assert signals == [(1, 129)]
+    assert model.stale_reason(row_key(1, 64)) is not None and model.stale_reason(row_key(0, 64)) is None
