@@ -35,9 +35,11 @@ MODULES: dict[str, tuple[str, list[str]]] = {
     "backends_model": ("gui/backends_model.py", ["tests/gui/test_backends_model.py",
                                                 "tests/gui/test_backends_model_cells.py"]),
     "remote": ("core/remote.py", ["tests/core/test_remote.py", "tests/core/test_remote_secrets.py",
-                                  "tests/core/test_remote_messages.py"]),
-    "process": ("core/local/process.py", ["tests/core/local/test_supervision.py",
-                                          "tests/core/local/test_polite_stop.py"]),
+                                  "tests/core/test_remote_messages.py", "tests/core/test_remote_logs.py"]),
+    "process": ("core/local/process.py", ["tests/core/local/test_process_mutants.py",
+                                          "tests/core/local/test_supervision.py",
+                                          "tests/core/local/test_polite_stop.py", "tests/core/local/test_orphans.py",
+                                          "tests/core/local/test_types.py"]),
 }
 
 

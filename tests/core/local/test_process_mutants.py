@@ -1,0 +1,147 @@
+"""What a person reads about a worker, checked whole: why it stopped (the Status column's reason), the manager's
+own lines in its log, the queue figures, the log file that follows a moved backend, and the files written before
+a start. Mutation testing of ``core/local/process.py`` found these unchecked or checked only in part
+(docs/TESTING.md); the slow end-to-end tests in ``test_supervision.py`` check a few of them through real workers,
+these check every case of them, fast.
+"""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+
+import pytest
+
+from backend_manager_gui.core.local.process import (
+    ExitClues,
+    RotatingLog,
+    WorkerState,
+    describe_exit,
+)
+
+KILLED_FROM_OUTSIDE = "killed by SIGKILL (from outside, by another program or because the system ran out of memory)"
+
+
+@pytest.mark.parametrize(("code", "tail", "last_error", "reason"), [
+    (None, [], None, "exited"),
+    (None, ["bye"], None, "exited: bye"),
+    (0, [], None, "exited with code 0"),
+    (3, ["  ", "first", " second  "], None, "exited with code 3: first / second"),
+    (1, ["a", "b", "c"], "RuntimeError: boom", "exited with code 1: RuntimeError: boom / b / c"),
+    (1, ["a", "RuntimeError: boom"], "  RuntimeError: boom ", "exited with code 1: a / RuntimeError: boom"),
+    (1, [], "RuntimeError: boom", "exited with code 1: RuntimeError: boom"),
+    (-signal.SIGKILL, [], None, KILLED_FROM_OUTSIDE),
+    (-signal.SIGKILL, ["loading model"], None, f"{KILLED_FROM_OUTSIDE} — last output: loading model"),
+    (-signal.SIGTERM, ["x", "y"], None, "killed by SIGTERM — last output: x / y"),
+    (-signal.SIGSEGV, [], "Fatal Python error: Segmentation fault",
+     "killed by SIGSEGV — last output: Fatal Python error: Segmentation fault"),
+    (-200, [], None, "killed by signal 200"),
+])
+def test_why_a_worker_stopped_is_said_in_one_sentence(code, tail, last_error, reason) -> None:
+    assert describe_exit(code, tail, last_error) == reason
+
+
+def test_a_long_line_in_the_reason_keeps_its_start() -> None:
+    assert describe_exit(1, ["x" * 200]) == "exited with code 1: " + "x" * 200
+    assert describe_exit(1, ["y" * 201]) == "exited with code 1: " + "y" * 199 + "…"
+    assert describe_exit(1, ["z" * 5000, "short"]) == "exited with code 1: " + "z" * 199 + "… / short"
+
+
+def test_the_clues_are_the_last_three_stderr_lines_and_the_last_error_line_of_either_stream() -> None:
+    clues = ExitClues()
+    assert list(clues.stderr_tail) == [] and clues.last_error is None
+    for line in ["one", "", "   ", "two\n", "three", "four"]:
+        clues.see(line, stderr=True)
+    assert list(clues.stderr_tail) == ["two", "three", "four"]
+    assert clues.last_error is None
+    clues.see("on stdout only", stderr=False)
+    assert list(clues.stderr_tail) == ["two", "three", "four"]
+    clues.see("ValueError: bad checkpoint", stderr=False)
+    assert clues.last_error == "ValueError: bad checkpoint"
+    assert list(clues.stderr_tail) == ["two", "three", "four"]
+    # where an error happened is not what it was: a traceback's own lines are skipped
+    for line in ["Traceback (most recent call last):", '  File "error.py", line 3, in raise_error',
+                 "During handling of the above exception, another exception occurred:"]:
+        clues.see(line, stderr=True)
+    assert clues.last_error == "ValueError: bad checkpoint"
+
+
+@pytest.mark.parametrize("line", [
+    "RuntimeError: CUDA error", "!!! Exception during processing !!! boom", "Fatal Python error: Aborted",
+    "torch.OutOfMemoryError: CUDA out of memory.", "ERROR: no such model", "an exception", "FATAL",
+    "out of memory",
+])
+def test_an_error_line_is_seen_in_any_case(line) -> None:
+    clues = ExitClues()
+    clues.see(line, stderr=False)
+    assert clues.last_error == line
+
+
+@pytest.mark.parametrize("line", ["errors=0", "exceptional", "fatalistic", "no problem here", "Errorless run"])
+def test_words_that_only_contain_error_are_not_errors(line) -> None:
+    clues = ExitClues()
+    clues.see(line, stderr=True)
+    assert clues.last_error is None and list(clues.stderr_tail) == [line]
+
+
+def test_the_queue_figures_and_last_used_come_from_a_real_queue_answer(tmp_path: Path) -> None:
+    state = WorkerState(log=RotatingLog(tmp_path / "w.log"))
+    assert state.queue is None and state.last_used is None
+    for not_an_answer in [None, [], "queue", {"queue_running": [], "queue_pending": "none"},
+                          {"queue_running": None, "queue_pending": []}, {"queue_pending": []}]:
+        state.saw_queue(not_an_answer)
+        assert state.queue is None and state.last_used is None
+    state.saw_queue({"queue_running": [], "queue_pending": []})
+    assert state.queue == (0, 0) and state.last_used is None  # an empty queue is known, but not use
+    state.saw_queue({"queue_running": [["p1"]], "queue_pending": []})
+    assert state.queue == (1, 0) and state.last_used is not None
+    used = state.last_used
+    state.saw_queue({"queue_running": [], "queue_pending": [["p2"], ["p3"]]})
+    assert state.queue == (0, 2) and state.last_used >= used
+    state.saw_queue({"queue_running": [], "queue_pending": []})
+    assert state.queue == (0, 0) and state.last_used >= used  # idle again: last used stays
+
+
+def test_the_managers_own_lines_are_marked_in_the_tail_and_the_log(tmp_path: Path) -> None:
+    state = WorkerState(log=RotatingLog(tmp_path / "w.log"))
+    state.note("pid 42, port 8188")
+    assert list(state.tail) == ["[manager] pid 42, port 8188"]
+    state.log.close()
+    assert (tmp_path / "w.log").read_text("utf-8").rstrip("\n").endswith(" [manager] pid 42, port 8188")
+
+
+def test_the_log_follows_a_backend_whose_id_moved(tmp_path: Path) -> None:
+    log = RotatingLog(tmp_path / "logs" / "backend-0.log")
+    log.write("before the move")
+    log.move_to(tmp_path / "logs" / "backend-5.log")
+    assert log.path == tmp_path / "logs" / "backend-5.log"
+    assert not (tmp_path / "logs" / "backend-0.log").exists()
+    log.write("after the move")
+    log.close()
+    lines = (tmp_path / "logs" / "backend-5.log").read_text("utf-8").splitlines()
+    assert [line.split(" ", 2)[2] for line in lines] == ["before the move", "after the move"]
+
+
+def test_a_moved_log_never_overwrites_a_log_already_there(tmp_path: Path) -> None:
+    (tmp_path / "backend-5.log").write_text("the other backend's\n", "utf-8")
+    log = RotatingLog(tmp_path / "backend-0.log")
+    log.write("mine")
+    log.move_to(tmp_path / "backend-5.log")
+    assert (tmp_path / "backend-5.log").read_text("utf-8") == "the other backend's\n"
+    assert (tmp_path / "backend-0.log").read_text("utf-8").endswith(" mine\n")
+    assert log.path == tmp_path / "backend-5.log"
+
+
+def test_a_log_that_never_got_a_line_leaves_no_file_and_moves_without_one(tmp_path: Path) -> None:
+    log = RotatingLog(tmp_path / "backend-0.log")
+    log.move_to(tmp_path / "backend-1.log")
+    log.close()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_log_whose_folder_cannot_be_made_drops_lines_quietly(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("", "utf-8")
+    log = RotatingLog(tmp_path / "file" / "backend-0.log")  # its folder would be inside a file
+    log.write("lost, without taking the supervisor down")
+    log.close()
+    assert (tmp_path / "file").read_text("utf-8") == ""
