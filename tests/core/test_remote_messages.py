@@ -402,3 +402,90 @@ async def test_the_log_says_when_a_request_never_got_through(server, caplog) -> 
         await closed_service.restart_backends()
     assert str(err.value) == f"The connection to {server.url} was closed."
     assert _request_lines(caplog)[-1] == ("INFO", f"POST {server.url}/API/GetNewSession -> closed")
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
+async def test_a_number_json_cannot_carry_is_refused_before_anything_is_sent(server, svc, value) -> None:
+    server.answer({"count": 0})
+    await svc.restart_backends()  # a session is open: the refusal below is not the server's
+    with pytest.raises(BackendApiError) as err:
+        await svc.edit_backend(1, "t", {"Weight": value})
+    # Python writes NaN and Infinity, which JSON does not have: the server would refuse the whole body
+    assert str(err.value) == "The request to EditBackend holds a value that cannot be sent as JSON."
+    assert "EditBackend" not in server.bodies
+
+
+async def test_a_server_refusing_every_session_says_so_and_the_service_still_works_later(server, svc) -> None:
+    server.answer({"count": 2})
+    server.expire_next = 100  # every call is told its session expired
+    with pytest.raises(BackendApiError) as err:
+        await svc.restart_backends()
+    assert str(err.value) == f"{server.url} refused every new session it handed out; try again later."
+    assert err.value.error_id == "invalid_session_id"
+    assert server.sessions == 4  # the first session and three more, none of which served a call
+    server.expire_next = 0  # the server is well again: the next call is not given up on at once
+    assert await svc.restart_backends() == 2
+    assert server.sessions == 5
+
+
+async def test_a_call_refused_at_every_attempt_gives_up_with_a_sentence(server, svc, monkeypatch) -> None:
+    """The backstop against a livelock: a call whose session is refused at every one of its attempts. With the
+    product's 32 attempts, reaching it takes a server that serves other calls between the refusals (else the
+    barren-session rule gives up first, above); three attempts show the same sentence without 32 sessions."""
+    from backend_manager_gui.core import remote
+
+    monkeypatch.setattr(remote, "_MAX_ATTEMPTS", 3)
+    server.answer({"count": 2})
+    server.expire_next = 100
+    with pytest.raises(BackendApiError) as err:
+        await svc.restart_backends()
+    assert str(err.value) == f"{server.url} keeps rejecting new sessions; try again later."
+    assert err.value.error_id == "invalid_session_id"
+    assert server.sessions == 3
+
+
+async def test_a_connection_dropped_under_the_reply_is_said_and_logged(caplog) -> None:
+    from tests.support.fake_swarm import FakeSwarm
+
+    caplog.set_level(logging.DEBUG, logger="backend_manager_gui.remote")
+    async with FakeSwarm(fault="drop") as fake, RemoteService(fake.url) as service:
+        with pytest.raises(ServiceUnavailable) as err:
+            await service.list_backends()
+    assert str(err.value) == f"Cannot reach {fake.url}: the connection was dropped before the reply was complete."
+    assert _request_lines(caplog) == [("INFO", f"POST {fake.url}/API/GetNewSession -> connection dropped")]
+
+
+async def test_a_reply_that_cannot_be_unpacked_names_the_failure(caplog) -> None:
+    """A proxy that marks a reply as gzip and sends something else: httpx cannot decode it."""
+    caplog.set_level(logging.DEBUG, logger="backend_manager_gui.remote")
+
+    async def garbled(request: web.Request) -> web.Response:
+        return web.Response(body=b"this is not gzip", headers={"Content-Type": "application/json",
+                                                                "Content-Encoding": "gzip"})
+
+    app = web.Application()
+    app.router.add_post("/API/{route}", garbled)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        url = f"http://127.0.0.1:{runner.addresses[0][1]}"
+        async with RemoteService(url) as service:
+            with pytest.raises(ServiceUnavailable) as err:
+                await service.list_backends()
+    finally:
+        await runner.cleanup()
+    assert str(err.value) == f"Cannot reach {url}: DecodingError."
+    assert _request_lines(caplog) == [("INFO", f"POST {url}/API/GetNewSession -> DecodingError")]
+
+
+async def test_https_with_an_unreadable_certificate_file_falls_back_and_says_so(server, monkeypatch, caplog, tmp_path) -> None:
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "no-such-ca-bundle.pem"))
+    caplog.set_level(logging.DEBUG, logger="backend_manager_gui.remote")
+    url = server.url.replace("http://", "https://")
+    async with RemoteService(url) as service:
+        with pytest.raises(ServiceUnavailable) as err:
+            await service.list_backends()  # certifi's bundle is used: the TLS handshake is what fails
+    assert str(err.value) == f"Cannot reach {url}: the secure (https) connection could not be set up."
+    assert [(r.levelname, r.getMessage()) for r in caplog.records if not r.getMessage().startswith("POST ")] == [
+        ("WARNING", "the certificate file named by SSL_CERT_FILE/SSL_CERT_DIR cannot be read; using certifi's bundle")]
