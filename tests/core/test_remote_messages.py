@@ -489,3 +489,15 @@ async def test_https_with_an_unreadable_certificate_file_falls_back_and_says_so(
     assert str(err.value) == f"Cannot reach {url}: the secure (https) connection could not be set up."
     assert [(r.levelname, r.getMessage()) for r in caplog.records if not r.getMessage().startswith("POST ")] == [
         ("WARNING", "the certificate file named by SSL_CERT_FILE/SSL_CERT_DIR cannot be read; using certifi's bundle")]
+
+
+async def test_two_calls_refused_together_each_get_their_own_retries(server, svc) -> None:
+    """Both calls carry the first session and both are refused: the second refusal, of a session already dropped,
+    is not counted against the retries again. The first call gives up after its four sessions, then the second
+    tries its own four (the count starts over once a call has given up, so the service works again later)."""
+    server.answer({"count": 2})
+    server.expire_next = 100
+    results = await asyncio.gather(svc.restart_backends(), svc.restart_backends(), return_exceptions=True)
+    assert [(type(r), str(r)) for r in results] == [
+        (BackendApiError, f"{server.url} refused every new session it handed out; try again later.")] * 2
+    assert server.sessions == 8
