@@ -501,3 +501,21 @@ async def test_two_calls_refused_together_each_get_their_own_retries(server, svc
     assert [(type(r), str(r)) for r in results] == [
         (BackendApiError, f"{server.url} refused every new session it handed out; try again later.")] * 2
     assert server.sessions == 8
+
+
+async def test_the_log_says_how_long_a_request_took(server, svc, caplog) -> None:
+    import re
+    import time
+
+    caplog.set_level(logging.DEBUG, logger="backend_manager_gui.remote")
+    server.answer({"count": 0})
+    await svc.restart_backends()  # the session is open: the next request is the route's alone
+    server.delay = 0.3  # the server takes at least 300 ms
+    started = time.monotonic()
+    await svc.restart_backends()
+    elapsed_ms = (time.monotonic() - started) * 1000
+    last = [r.getMessage() for r in caplog.records if r.getMessage().startswith("POST ")][-1]
+    took = re.fullmatch(rf"POST {server.url}/API/RestartBackends -> HTTP 200 in (\d+) ms", last)
+    assert took is not None, last
+    # at least the server's 300 ms, and no more than the call took as measured around it
+    assert 300 <= int(took.group(1)) <= elapsed_ms + 1
