@@ -8,6 +8,7 @@ these check every case of them, fast.
 from __future__ import annotations
 
 import signal
+import socket
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,8 @@ from backend_manager_gui.core.local.process import (
     WorkerState,
     describe_exit,
 )
+
+from .conftest import wait_status
 
 KILLED_FROM_OUTSIDE = "killed by SIGKILL (from outside, by another program or because the system ran out of memory)"
 
@@ -145,3 +148,19 @@ def test_a_log_whose_folder_cannot_be_made_drops_lines_quietly(tmp_path: Path) -
     log.write("lost, without taking the supervisor down")
     log.close()
     assert (tmp_path / "file").read_text("utf-8") == ""
+
+
+async def test_a_worker_somebody_else_runs_is_connecting_until_it_first_answers(svc) -> None:
+    with socket.socket() as listener:  # takes connections (the kernel's backlog), never answers a request
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        port = listener.getsockname()[1]
+        await svc.add_backend("comfyui_api")
+        await svc.edit_backend(0, "", {"Address": f"http://127.0.0.1:{port}"})
+        backend = (await svc.list_backends())[0]
+        assert (backend.status.value, backend.status_message) == ("waiting", "connecting")
+        details = svc.details(0)
+        assert (details.pid, details.uptime_s, details.crash_count_recent) == (None, None, 0)
+        backend = await wait_status(svc, 0, "errored")  # its first probe timed out
+        assert backend.status_message == f"cannot reach http://127.0.0.1:{port} (ReadTimeout)"
+        assert svc.details(0).crash_count_recent == 0  # nothing of it crashed: it is not ours
