@@ -12,6 +12,7 @@ import socket
 from pathlib import Path
 
 import pytest
+from aiohttp import web
 
 from backend_manager_gui.core.local.process import (
     ExitClues,
@@ -19,6 +20,7 @@ from backend_manager_gui.core.local.process import (
     WorkerState,
     describe_exit,
 )
+from backend_manager_gui.core.models import QUEUE_PENDING, QUEUE_RUNNING
 
 from .conftest import wait_status
 
@@ -164,3 +166,69 @@ async def test_a_worker_somebody_else_runs_is_connecting_until_it_first_answers(
         backend = await wait_status(svc, 0, "errored")  # its first probe timed out
         assert backend.status_message == f"cannot reach http://127.0.0.1:{port} (ReadTimeout)"
         assert svc.details(0).crash_count_recent == 0  # nothing of it crashed: it is not ours
+
+
+class KeyedComfy:
+    """A ComfyUI somebody else runs behind a proxy that wants an API key: ``/queue`` and ``/free`` answer only
+    with ``Authorization: Bearer <key>`` (401 otherwise); it keeps the bodies of the frees it accepted."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        self.frees: list[dict] = []
+        self.url = ""
+        self._runner: web.AppRunner | None = None
+
+    def _allowed(self, request: web.Request) -> bool:
+        return request.headers.get("Authorization") == f"Bearer {self.key}"
+
+    async def _queue(self, request: web.Request) -> web.Response:
+        if not self._allowed(request):
+            return web.Response(status=401)
+        return web.json_response({"queue_running": [["p1"]], "queue_pending": [["p2"], ["p3"]]})
+
+    async def _free(self, request: web.Request) -> web.Response:
+        if not self._allowed(request):
+            return web.Response(status=401)
+        self.frees.append(await request.json())
+        return web.Response(status=200)
+
+    async def __aenter__(self) -> KeyedComfy:
+        app = web.Application()
+        app.router.add_get("/queue", self._queue)
+        app.router.add_post("/free", self._free)
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
+        self.url = f"http://127.0.0.1:{self._runner.addresses[0][1]}"
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._runner is not None
+        await self._runner.cleanup()
+
+
+async def test_the_api_key_of_a_worker_somebody_else_runs_goes_with_every_request(svc) -> None:
+    async with KeyedComfy("sekret") as comfy:
+        await svc.add_backend("comfyui_api")
+        await svc.edit_backend(0, "", {"Address": comfy.url + "/", "ApiKey": "sekret"})
+        backend = await wait_status(svc, 0, "running")
+        assert backend.status_message == f"answering at {comfy.url}"
+        assert (backend.extra[QUEUE_RUNNING], backend.extra[QUEUE_PENDING]) == (1, 2)
+        assert backend.seconds_since_used is not None  # it had work at its last poll
+        details = svc.details(0)
+        assert details.pid is None and details.crash_count_recent == 0
+        assert await svc.free_memory(backend=0) == 1
+        assert await svc.free_memory(system_ram=True) == 1
+        assert comfy.frees == [{"unload_models": True, "free_memory": False},
+                               {"unload_models": True, "free_memory": True}]
+        assert svc.log_tail(0)[-2:] == ["[manager] free memory: HTTP 200"] * 2
+
+        await svc.edit_backend(0, "", {"ApiKey": "wrong"})
+        backend = await wait_status(svc, 0, "errored")
+        assert backend.status_message == f"{comfy.url} answered HTTP 401"
+        assert QUEUE_RUNNING not in backend.extra  # not known any more
+        assert await svc.free_memory() == 0  # not running: not asked
+        assert len(comfy.frees) == 2
+        await svc.edit_backend(0, "", {"AllowIdle": True})
+        backend = await wait_status(svc, 0, "idle")
+        assert backend.status_message == f"idle: {comfy.url} answered HTTP 401"
