@@ -7,22 +7,32 @@ these check every case of them, fast.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import signal
 import socket
+import subprocess
+import sys
+import threading
 from pathlib import Path
+from typing import Any
 
+import psutil
 import pytest
 from aiohttp import web
 
 from backend_manager_gui.core.local.process import (
     ExitClues,
+    OrphanGuard,
     RotatingLog,
     WorkerState,
     describe_exit,
+    kill_tree,
+    polite_signal,
 )
 from backend_manager_gui.core.models import QUEUE_PENDING, QUEUE_RUNNING
 
-from .conftest import wait_status
+from .conftest import FAKE_COMFY, alive, wait_gone, wait_status
 
 KILLED_FROM_OUTSIDE = "killed by SIGKILL (from outside, by another program or because the system ran out of memory)"
 
@@ -232,3 +242,104 @@ async def test_the_api_key_of_a_worker_somebody_else_runs_goes_with_every_reques
         await svc.edit_backend(0, "", {"AllowIdle": True})
         backend = await wait_status(svc, 0, "idle")
         assert backend.status_message == f"idle: {comfy.url} answered HTTP 401"
+
+
+# ---- the guard and the kills, in this process (test_orphans.py kills a manager in another one) ------------------
+
+POSIX_ONLY = pytest.mark.skipif(os.name == "nt", reason="process groups, signals and the watchdog are POSIX's")
+LINUX_ONLY = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the parent-death signal is Linux's")
+
+
+def _worker(*args: str, **popen: Any) -> tuple[subprocess.Popen, int]:
+    """A fake worker with a sleeping child of its own; returns it and the child's pid."""
+    proc = subprocess.Popen([sys.executable, str(FAKE_COMFY), "--spawn-child", *args], stdout=subprocess.PIPE,
+                            text=True, **popen)
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if line.startswith("CHILD_PID="):
+            return proc, int(line.split("=")[1])
+    raise AssertionError(f"the fake worker exited with {proc.wait()} before starting its child")
+
+
+def _end(*pids: int) -> None:
+    for pid in pids:
+        with contextlib.suppress(psutil.Error):
+            psutil.Process(pid).kill()
+
+
+@POSIX_ONLY
+async def test_when_the_manager_lets_go_the_watchdog_kills_what_it_was_told_to_guard() -> None:
+    guard = OrphanGuard()
+    await guard.start()
+    watchdog = guard.watchdog_pid
+    assert watchdog is not None and alive(watchdog)
+    guarded, guarded_child = _worker("--hang", **guard.popen_kwargs())
+    forgotten, forgotten_child = _worker("--hang", **guard.popen_kwargs())
+    try:
+        assert os.getpgid(guarded.pid) == guarded.pid  # its own process group, which the watchdog kills whole
+        guard.adopt(guarded.pid)
+        guard.adopt(forgotten.pid)
+        guard.forget(forgotten.pid)  # it ended as far as the manager knows: not the watchdog's any more
+        await guard.close()  # the manager's end of the pipe closes, as when it dies
+        assert guard.watchdog_pid is None
+        await wait_gone([guarded.pid, guarded_child, watchdog], timeout=10.0)
+        assert alive(forgotten.pid) and alive(forgotten_child)
+    finally:
+        _end(guarded.pid, guarded_child, forgotten.pid, forgotten_child)
+        guarded.wait()
+        forgotten.wait()
+
+
+@LINUX_ONLY
+def test_a_worker_dies_with_the_thread_that_started_it() -> None:
+    """The parent-death signal fires when the thread that forked the worker ends (in the app: the loop's)."""
+    started: list[subprocess.Popen] = []
+
+    def start() -> None:
+        started.append(subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"],
+                                        **OrphanGuard().popen_kwargs()))
+
+    thread = threading.Thread(target=start)
+    thread.start()
+    thread.join()
+    try:
+        assert started[0].wait(timeout=30) == -signal.SIGKILL
+    finally:
+        _end(started[0].pid)
+        started[0].wait()
+
+
+@LINUX_ONLY
+def test_a_worker_whose_manager_is_already_gone_does_not_start() -> None:
+    from backend_manager_gui.core.local.process import _linux_child_setup
+
+    not_the_parent = os.getppid()  # the worker's parent is this process, never this process's parent
+    proc = subprocess.Popen([sys.executable, "-c", "print('started')"], stdout=subprocess.PIPE,
+                            preexec_fn=_linux_child_setup(not_the_parent))
+    out, _ = proc.communicate(timeout=30)
+    assert (proc.returncode, out) == (1, b"")
+
+
+@POSIX_ONLY
+async def test_kill_tree_kills_the_worker_its_group_and_the_strays_it_is_given() -> None:
+    worker, child = _worker("--hang", start_new_session=True)
+    stray = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"], start_new_session=True)
+    try:
+        kill_tree(worker.pid, [psutil.Process(stray.pid)])  # it waits for them (and reaps its own children)
+        await wait_gone([worker.pid, stray.pid, child])
+    finally:
+        _end(worker.pid, child, stray.pid)
+    kill_tree(worker.pid)  # gone already: nothing to do, nothing raised
+
+
+@POSIX_ONLY
+async def test_the_polite_stop_signal_reaches_the_worker_and_its_group() -> None:
+    worker, child = _worker("--hang", "--report-stop", start_new_session=True)
+    try:
+        polite_signal(worker.pid)
+        out, _ = worker.communicate(timeout=30)
+        assert worker.returncode == 0 and "fake_comfy: stopping on SIGTERM" in out
+        await wait_gone([child])  # the sleeping child, in the same group, got SIGTERM too
+    finally:
+        _end(worker.pid, child)
+    polite_signal(worker.pid)  # gone already: nothing raised
