@@ -39,7 +39,8 @@ MODULES: dict[str, tuple[str, list[str]]] = {
     "process": ("core/local/process.py", ["tests/core/local/test_process_mutants.py",
                                           "tests/core/local/test_supervision.py",
                                           "tests/core/local/test_polite_stop.py", "tests/core/local/test_orphans.py",
-                                          "tests/core/local/test_types.py"]),
+                                          "tests/core/local/test_types.py", "tests/core/local/test_comfy_workers.py",
+                                          "tests/core/local/test_lifecycle.py"]),
 }
 
 

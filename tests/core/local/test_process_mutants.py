@@ -147,6 +147,16 @@ def test_a_moved_log_never_overwrites_a_log_already_there(tmp_path: Path) -> Non
     assert log.path == tmp_path / "backend-5.log"
 
 
+def test_a_log_that_cannot_be_renamed_stays_and_the_next_lines_go_to_the_new_name(tmp_path: Path) -> None:
+    log = RotatingLog(tmp_path / "backend-0.log")
+    log.write("before")
+    log.move_to(tmp_path / "moved" / "backend-5.log")  # its folder does not exist yet: the rename fails, quietly
+    assert (tmp_path / "backend-0.log").read_text("utf-8").endswith(" before\n")
+    log.write("after")
+    log.close()
+    assert (tmp_path / "moved" / "backend-5.log").read_text("utf-8").endswith(" after\n")
+
+
 def test_a_log_that_never_got_a_line_leaves_no_file_and_moves_without_one(tmp_path: Path) -> None:
     log = RotatingLog(tmp_path / "backend-0.log")
     log.move_to(tmp_path / "backend-1.log")
