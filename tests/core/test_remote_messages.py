@@ -32,11 +32,13 @@ class Scripted:
         self.url = ""
         self.delay = 0.0  # seconds before each route's reply
         self.expire_next = 0  # this many route calls are told their session expired
+        self.expire_while_busy = 0  # ... this many, of those that come while another route call is being answered
         self.sessions = 0
         self.session_reply: dict | None = None  # what GetNewSession answers instead of a fresh session
         self.cookies: dict[str, str] = {}  # the cookies of the last request
         self.in_flight = 0
         self.most_in_flight = 0
+        self.in_flight_at_session: list[int] = []  # route calls in flight when each GetNewSession came
         self._runner: web.AppRunner | None = None
 
     def answer(self, body: bytes | dict, status: int = 200, content_type: str = "application/json") -> None:
@@ -48,12 +50,16 @@ class Scripted:
         self.auth = request.headers.get("Authorization")
         self.cookies = dict(request.cookies)
         if route == "GetNewSession":
+            self.in_flight_at_session.append(self.in_flight)
             if self.session_reply is not None:
                 return web.json_response(self.session_reply)
             self.sessions += 1
             return web.json_response({"session_id": f"{self.sessions:032d}", "version": "0.9.8.2"})
-        if self.expire_next:
-            self.expire_next -= 1
+        if self.expire_next or (self.expire_while_busy and self.in_flight):
+            if self.expire_next:
+                self.expire_next -= 1
+            else:
+                self.expire_while_busy -= 1
             return web.json_response({"error_id": "invalid_session_id", "error": "Invalid session ID."})
         self.in_flight += 1
         self.most_in_flight = max(self.most_in_flight, self.in_flight)
@@ -519,3 +525,27 @@ async def test_the_log_says_how_long_a_request_took(server, svc, caplog) -> None
     assert took is not None, last
     # at least the server's 300 ms, and no more than the call took as measured around it
     assert 300 <= int(took.group(1)) <= elapsed_ms + 1
+
+
+async def test_after_a_server_that_served_goes_bad_the_expired_session_does_not_count_against_it(server, svc) -> None:
+    """The first session served a call, so its expiry is ordinary: the client then tries four new sessions (the
+    first plus three retries) before it gives up, as with a server that refuses from the start."""
+    server.answer({"count": 2})
+    assert await svc.restart_backends() == 2
+    server.expire_next = 100  # from now on every call is told its session expired
+    with pytest.raises(BackendApiError) as err:
+        await svc.restart_backends()
+    assert str(err.value) == f"{server.url} refused every new session it handed out; try again later."
+    assert server.sessions == 1 + 4
+
+
+async def test_a_new_session_is_asked_for_only_once_the_calls_with_the_old_one_came_back(server, svc) -> None:
+    """A request that carries a dead session counts against a restarting server's patience: the new session is
+    tried alone. One call is refused its session while another is still being answered (0.5 s; the client waits
+    up to 2 s for it)."""
+    server.answer({"count": 2})
+    await svc.restart_backends()
+    server.delay = 0.5
+    server.expire_while_busy = 1  # the second of the two to arrive is refused while the first is answered
+    assert await asyncio.gather(svc.restart_backends(), svc.restart_backends()) == [2, 2]
+    assert server.sessions == 2 and server.in_flight_at_session == [0, 0]
