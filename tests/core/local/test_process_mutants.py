@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
+import shlex
 import signal
 import socket
 import subprocess
@@ -21,6 +23,7 @@ import psutil
 import pytest
 from aiohttp import web
 
+from backend_manager_gui.core.local import LocalService
 from backend_manager_gui.core.local.process import (
     ExitClues,
     OrphanGuard,
@@ -32,7 +35,7 @@ from backend_manager_gui.core.local.process import (
 )
 from backend_manager_gui.core.models import QUEUE_PENDING, QUEUE_RUNNING
 
-from .conftest import FAKE_COMFY, alive, wait_gone, wait_status
+from .conftest import FAKE_COMFY, FAST, alive, wait_gone, wait_status
 
 KILLED_FROM_OUTSIDE = "killed by SIGKILL (from outside, by another program or because the system ran out of memory)"
 
@@ -353,3 +356,55 @@ async def test_the_polite_stop_signal_reaches_the_worker_and_its_group() -> None
     finally:
         _end(worker.pid, child)
     polite_signal(worker.pid)  # gone already: nothing raised
+
+
+# ---- one life of a worker, as its log tells it ----------------------------------------------------------------
+
+async def test_the_managers_lines_tell_one_life_of_a_worker(svc, tmp_path: Path) -> None:
+    code = "import time; print('hello', flush=True); time.sleep(60)"
+    await svc.add_backend("command")
+    await svc.edit_backend(0, "", {"Command": f'"{sys.executable}" -c "{code}"', "WorkingDir": str(tmp_path),
+                                   "AutoRestart": False})
+    running = await wait_status(svc, 0, "running")
+    details = svc.details(0)
+    pid, port = details.pid, details.port
+    assert pid and port and details.uptime_s is not None and details.uptime_s >= 0
+    assert running.status_message == f"running at pid {pid}"
+    await svc.toggle_backend(0, False)
+    await wait_gone([pid])
+    details = svc.details(0)
+    assert (details.pid, details.uptime_s) == (None, None)
+    argv = shlex.join([sys.executable, "-c", code])
+    assert [line for line in svc.log_tail(0) if line.startswith("[manager] ")] == [
+        "[manager] settings changed (modcount 1)",
+        f"[manager] starting: {argv} (in {tmp_path})",
+        f"[manager] pid {pid}, port {port}",
+        "[manager] loading: waiting for the worker to stay up — 0 s",
+        f"[manager] running: running at pid {pid}",
+        "[manager] stopped",
+    ]
+    assert "hello" in svc.log_tail(0)
+
+
+async def test_a_worker_that_cannot_be_started_says_why_in_full(svc) -> None:
+    await svc.add_backend("command")
+    await svc.edit_backend(0, "", {"Command": "/nonexistent/worker --port {port}", "AutoRestart": False})
+    backend = await wait_status(svc, 0, "errored")
+    if os.name != "nt":  # the OS's own words
+        assert backend.status_message == "could not start /nonexistent/worker: No such file or directory"
+    assert svc.details(0).pid is None and svc.details(0).last_exit_code is None
+
+
+@POSIX_ONLY
+async def test_a_worker_whose_files_cannot_be_written_says_where(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "workers").write_text("a file where the workers' folders go", "utf-8")
+    main = tmp_path / "main.py"
+    main.write_text("", "utf-8")
+    async with LocalService(data, **FAST) as svc:
+        await svc.add_backend("comfyui_selfstart")
+        await svc.edit_backend(0, "", {"StartScript": str(main), "Python": sys.executable, "AutoRestart": False})
+        backend = await wait_status(svc, 0, "errored")
+    assert re.fullmatch(rf"cannot write {re.escape(str(data / 'workers'))}/\w+: Not a directory",
+                        backend.status_message or ""), backend.status_message
