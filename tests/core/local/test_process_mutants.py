@@ -7,6 +7,7 @@ these check every case of them, fast.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import re
@@ -197,6 +198,7 @@ class KeyedComfy:
 
     def __init__(self, key: str) -> None:
         self.key = key
+        self.status = 200  # what /queue answers with the right key
         self.frees: list[dict] = []
         self.url = ""
         self._runner: web.AppRunner | None = None
@@ -207,7 +209,7 @@ class KeyedComfy:
     async def _queue(self, request: web.Request) -> web.Response:
         if not self._allowed(request):
             return web.Response(status=401)
-        return web.json_response({"queue_running": [["p1"]], "queue_pending": [["p2"], ["p3"]]})
+        return web.json_response({"queue_running": [["p1"]], "queue_pending": [["p2"], ["p3"]]}, status=self.status)
 
     async def _free(self, request: web.Request) -> web.Response:
         if not self._allowed(request):
@@ -246,6 +248,12 @@ async def test_the_api_key_of_a_worker_somebody_else_runs_goes_with_every_reques
                                {"unload_models": True, "free_memory": True}]
         assert svc.log_tail(0)[-2:] == ["[manager] free memory: HTTP 200"] * 2
 
+        comfy.status = 300  # a queue, but not a success: not an answer to count on
+        backend = await wait_status(svc, 0, "errored")
+        assert backend.status_message == f"{comfy.url} answered HTTP 300"
+        comfy.status = 200
+        await wait_status(svc, 0, "running")
+
         await svc.edit_backend(0, "", {"ApiKey": "wrong"})
         backend = await wait_status(svc, 0, "errored")
         assert backend.status_message == f"{comfy.url} answered HTTP 401"
@@ -281,11 +289,20 @@ def _end(*pids: int) -> None:
 
 
 @POSIX_ONLY
-async def test_when_the_manager_lets_go_the_watchdog_kills_what_it_was_told_to_guard() -> None:
+@pytest.mark.parametrize("bundle", [False, True], ids=["python-watchdog", "forked-watchdog-of-a-bundle"])
+async def test_when_the_manager_lets_go_the_watchdog_kills_what_it_was_told_to_guard(monkeypatch, bundle) -> None:
+    if bundle:  # in a PyInstaller bundle sys.executable is the app: the watchdog is a fork of the manager
+        monkeypatch.setattr(sys, "frozen", True, raising=False)
     guard = OrphanGuard()
     await guard.start()
     watchdog = guard.watchdog_pid
     assert watchdog is not None and alive(watchdog)
+    assert psutil.Process(watchdog).ppid() == os.getpid()
+    for _ in range(1000):  # its own session (a fork sets it up just after starting): a Ctrl-C in the
+        if os.getsid(watchdog) == watchdog:  # manager's terminal does not reach it
+            break
+        await asyncio.sleep(0.01)
+    assert os.getsid(watchdog) == watchdog
     guarded, guarded_child = _worker("--hang", **guard.popen_kwargs())
     forgotten, forgotten_child = _worker("--hang", **guard.popen_kwargs())
     try:
@@ -296,6 +313,8 @@ async def test_when_the_manager_lets_go_the_watchdog_kills_what_it_was_told_to_g
         await guard.close()  # the manager's end of the pipe closes, as when it dies
         assert guard.watchdog_pid is None
         await wait_gone([guarded.pid, guarded_child, watchdog], timeout=10.0)
+        with pytest.raises(psutil.NoSuchProcess):
+            psutil.Process(watchdog)  # and it was reaped: no zombie left behind
         assert alive(forgotten.pid) and alive(forgotten_child)
     finally:
         _end(guarded.pid, guarded_child, forgotten.pid, forgotten_child)
