@@ -10,6 +10,7 @@ import errno
 import json
 import logging
 import socket
+import time
 from collections.abc import AsyncIterator
 from typing import Self
 
@@ -39,6 +40,7 @@ class Scripted:
         self.in_flight = 0
         self.most_in_flight = 0
         self.in_flight_at_session: list[int] = []  # route calls in flight when each GetNewSession came
+        self.session_times: list[float] = []  # when each GetNewSession came (time.monotonic())
         self._runner: web.AppRunner | None = None
 
     def answer(self, body: bytes | dict, status: int = 200, content_type: str = "application/json") -> None:
@@ -51,6 +53,7 @@ class Scripted:
         self.cookies = dict(request.cookies)
         if route == "GetNewSession":
             self.in_flight_at_session.append(self.in_flight)
+            self.session_times.append(time.monotonic())
             if self.session_reply is not None:
                 return web.json_response(self.session_reply)
             self.sessions += 1
@@ -429,9 +432,12 @@ async def test_a_server_refusing_every_session_says_so_and_the_service_still_wor
     assert str(err.value) == f"{server.url} refused every new session it handed out; try again later."
     assert err.value.error_id == "invalid_session_id"
     assert server.sessions == 4  # the first session and three more, none of which served a call
+    with pytest.raises(BackendApiError):  # the next call gets its own four sessions, not what the last left
+        await svc.restart_backends()
+    assert server.sessions == 8
     server.expire_next = 0  # the server is well again: the next call is not given up on at once
     assert await svc.restart_backends() == 2
-    assert server.sessions == 5
+    assert server.sessions == 9
 
 
 async def test_a_call_refused_at_every_attempt_gives_up_with_a_sentence(server, svc, monkeypatch) -> None:
@@ -549,3 +555,21 @@ async def test_a_new_session_is_asked_for_only_once_the_calls_with_the_old_one_c
     server.expire_while_busy = 1  # the second of the two to arrive is refused while the first is answered
     assert await asyncio.gather(svc.restart_backends(), svc.restart_backends()) == [2, 2]
     assert server.sessions == 2 and server.in_flight_at_session == [0, 0]
+
+
+async def test_a_refused_client_waits_longer_before_each_new_session(server, svc) -> None:
+    """0.1 s, 0.2 s, 0.4 s between the sessions a refusing server hands out (gaps measured at the server): at
+    least that, and not much more than that in all (0.7 s on an idle machine, scaled by the load measured here)."""
+    from tests.support import load as machine
+
+    server.answer({"count": 2})
+    server.expire_next = 100
+    before = await machine.ameasure()
+    with pytest.raises(BackendApiError):
+        await svc.restart_backends()
+    load = before.worst(await machine.ameasure())
+    times = server.session_times
+    gaps = [later - earlier for earlier, later in zip(times[:-1], times[1:], strict=True)]
+    assert len(gaps) == 3
+    assert gaps[0] >= 0.1 and gaps[1] >= 0.2 and gaps[2] >= 0.4, gaps
+    assert times[-1] - times[0] <= load.bound(0.9, wakeups=12), (gaps, str(load))
