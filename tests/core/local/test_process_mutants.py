@@ -199,6 +199,8 @@ class KeyedComfy:
     def __init__(self, key: str) -> None:
         self.key = key
         self.status = 200  # what /queue answers with the right key
+        self.free_delay = 0.0  # how long a free takes
+        self.drop_free = False  # the connection is closed under a free, with no answer
         self.frees: list[dict] = []
         self.url = ""
         self._runner: web.AppRunner | None = None
@@ -214,6 +216,11 @@ class KeyedComfy:
     async def _free(self, request: web.Request) -> web.Response:
         if not self._allowed(request):
             return web.Response(status=401)
+        if self.drop_free:
+            assert request.transport is not None
+            request.transport.close()
+            return web.Response(status=200)
+        await asyncio.sleep(self.free_delay)
         self.frees.append(await request.json())
         return web.Response(status=200)
 
@@ -247,6 +254,14 @@ async def test_the_api_key_of_a_worker_somebody_else_runs_goes_with_every_reques
         assert comfy.frees == [{"unload_models": True, "free_memory": False},
                                {"unload_models": True, "free_memory": True}]
         assert svc.log_tail(0)[-2:] == ["[manager] free memory: HTTP 200"] * 2
+        comfy.free_delay = 1.5  # unloading models takes a while: longer than a probe may (1 s here)
+        assert await svc.free_memory(backend=0) == 1
+        comfy.free_delay = 0.0
+        comfy.drop_free = True
+        assert await svc.free_memory(backend=0) == 0
+        assert svc.log_tail(0)[-1] == "[manager] free memory failed: RemoteProtocolError"
+        assert len(comfy.frees) == 3
+        comfy.drop_free = False
 
         comfy.status = 300  # a queue, but not a success: not an answer to count on
         backend = await wait_status(svc, 0, "errored")
@@ -259,7 +274,7 @@ async def test_the_api_key_of_a_worker_somebody_else_runs_goes_with_every_reques
         assert backend.status_message == f"{comfy.url} answered HTTP 401"
         assert QUEUE_RUNNING not in backend.extra  # not known any more
         assert await svc.free_memory() == 0  # not running: not asked
-        assert len(comfy.frees) == 2
+        assert len(comfy.frees) == 3
         await svc.edit_backend(0, "", {"AllowIdle": True})
         backend = await wait_status(svc, 0, "idle")
         assert backend.status_message == f"idle: {comfy.url} answered HTTP 401"
