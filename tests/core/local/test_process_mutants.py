@@ -36,7 +36,7 @@ from backend_manager_gui.core.local.process import (
 )
 from backend_manager_gui.core.models import QUEUE_PENDING, QUEUE_RUNNING
 
-from .conftest import FAKE_COMFY, FAST, alive, wait_gone, wait_status
+from .conftest import FAKE_COMFY, FAST, alive, comfy_settings, wait_for, wait_gone, wait_status
 
 KILLED_FROM_OUTSIDE = "killed by SIGKILL (from outside, by another program or because the system ran out of memory)"
 
@@ -442,3 +442,52 @@ async def test_a_worker_whose_files_cannot_be_written_says_where(tmp_path: Path)
         backend = await wait_status(svc, 0, "errored")
     assert re.fullmatch(rf"cannot write {re.escape(str(data / 'workers'))}/\w+: Not a directory",
                         backend.status_message or ""), backend.status_message
+
+
+#: A ComfyUI stand-in whose /queue answers badly at first: text that is not JSON, then a connection closed with no
+#: answer, then a real queue (one running, none waiting). /object_info says it is ready.
+_FLAKY_QUEUE_WORKER = r"""
+import json, sys
+from http.server import BaseHTTPRequestHandler, HTTPServer
+port = int(sys.argv[sys.argv.index("--port") + 1])
+answers = iter(["not json", "drop"])
+
+class Handler(BaseHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        if self.path == "/queue":
+            answer = next(answers, None)
+            if answer == "drop":
+                self.close_connection = True
+                return
+            body = (answer or json.dumps({"queue_running": [["p1"]], "queue_pending": []})).encode()
+        else:
+            body = b"{}"
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+HTTPServer(("127.0.0.1", port), Handler).serve_forever()
+"""
+
+
+async def test_the_queue_figures_come_back_after_bad_answers_from_the_worker(svc, tmp_path: Path) -> None:
+    main = tmp_path / "ComfyUI" / "main.py"
+    main.parent.mkdir()
+    main.write_text(_FLAKY_QUEUE_WORKER, "utf-8")
+    await svc.add_backend("comfyui_selfstart")
+    await svc.edit_backend(0, "", comfy_settings(main))
+    await wait_status(svc, 0, "running")
+    backend = await wait_for(svc, 0, lambda b: QUEUE_RUNNING in b.extra, what="showed its queue")
+    assert (backend.extra[QUEUE_RUNNING], backend.extra[QUEUE_PENDING]) == (1, 0)
+
+
+@POSIX_ONLY
+def test_signals_to_a_worker_that_is_gone_raise_nothing() -> None:
+    gone = subprocess.Popen([sys.executable, "-c", "pass"], start_new_session=True)
+    gone.wait()  # exited and reaped: no process, no process group by that number
+    polite_signal(gone.pid)
+    kill_tree(gone.pid)
