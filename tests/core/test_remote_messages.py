@@ -573,3 +573,16 @@ async def test_a_refused_client_waits_longer_before_each_new_session(server, svc
     assert len(gaps) == 3
     assert gaps[0] >= 0.1 and gaps[1] >= 0.2 and gaps[2] >= 0.4, gaps
     assert times[-1] - times[0] <= load.bound(0.9, wakeups=12), (gaps, str(load))
+
+
+@pytest.mark.parametrize("token", ["tok\u201cen\u201d", "tok\nen", "t\u00f6ken", "tok\ten"])
+async def test_a_token_that_cannot_be_sent_is_named_as_the_problem_not_the_server(server, token) -> None:
+    """A token pasted with a typographic quote or a line break cannot go in a header: the person is told to check
+    the token (it read "Cannot reach …: UnicodeEncodeError.", as if the server were down), and nothing is sent."""
+    async with RemoteService(server.url, token=token) as service:
+        with pytest.raises(BackendApiError) as err:
+            await service.restart_backends()
+    assert str(err.value) == (f"The token for {server.url} holds a character no token has (a line break, or a "
+                              "letter outside ASCII such as a typographic quote): check the token for this server.")
+    assert err.value.error_id == "unauthorized" and server.bodies == {}
+
