@@ -586,3 +586,62 @@ async def test_a_token_that_cannot_be_sent_is_named_as_the_problem_not_the_serve
                               "letter outside ASCII such as a typographic quote): check the token for this server.")
     assert err.value.error_id == "unauthorized" and server.bodies == {}
 
+
+async def test_the_log_line_of_a_poll_and_of_an_expired_session(server, svc, caplog) -> None:
+    caplog.set_level(logging.DEBUG, logger="backend_manager_gui.remote")
+    entry = {"id": 1, "type": "comfyui_api", "status": "running", "settings": {}, "modcount": 0, "features": [],
+             "enabled": True, "title": "", "can_load_models": True, "max_usages": 1}
+    server.answer({"1": entry})
+    assert list(await svc.list_backends()) == [1]  # read by the list decoder's own path
+    assert _request_lines(caplog)[-1] == ("DEBUG", f"POST {server.url}/API/ListBackends -> HTTP 200")
+    server.expire_next = 1
+    await svc.list_backends()
+    assert _request_lines(caplog)[-3:] == [
+        ("DEBUG", f"POST {server.url}/API/ListBackends -> HTTP 200, session expired"),
+        ("DEBUG", f"POST {server.url}/API/GetNewSession -> HTTP 200"),
+        ("DEBUG", f"POST {server.url}/API/ListBackends -> HTTP 200"),
+    ]
+
+
+async def test_a_reply_nested_too_deeply_is_named_so(server, svc) -> None:
+    server.reply = (200, b"[" * 100_000 + b"]" * 100_000, "application/json")
+    with pytest.raises(ServiceUnavailable) as err:
+        await svc.restart_backends()
+    assert str(err.value) == (f"{server.url} did not answer like a SwarmUI server: it sent a reply nested too deeply "
+                              "to read (HTTP 200).")
+
+
+async def test_a_reply_without_a_content_type_is_still_named_for_what_it_is() -> None:
+    async def bare(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")  # the request's head; the body does not matter here
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nOK")
+        await writer.drain()
+        writer.close()
+
+    listener = await asyncio.start_server(bare, "127.0.0.1", 0)
+    url = f"http://127.0.0.1:{listener.sockets[0].getsockname()[1]}"
+    try:
+        async with RemoteService(url) as service:
+            with pytest.raises(ServiceUnavailable) as err:
+                await service.restart_backends()
+    finally:
+        listener.close()
+        await listener.wait_closed()
+    assert str(err.value) == f"{url} did not answer like a SwarmUI server: it sent a reply that is not JSON (HTTP 200)."
+
+
+async def test_closing_the_service_closes_its_connections(server) -> None:
+    import psutil
+
+    port = int(server.url.rsplit(":", 1)[1])
+
+    def open_to_server() -> int:
+        return sum(1 for c in psutil.Process().net_connections("tcp")
+                   if c.raddr and c.raddr.port == port and c.status == psutil.CONN_ESTABLISHED)
+
+    server.answer({"count": 2})
+    service = RemoteService(server.url)
+    await service.restart_backends()
+    assert open_to_server() == 1  # kept alive for the next call
+    await service.aclose()
+    assert open_to_server() == 0
