@@ -491,3 +491,44 @@ def test_signals_to_a_worker_that_is_gone_raise_nothing() -> None:
     gone.wait()  # exited and reaped: no process, no process group by that number
     polite_signal(gone.pid)
     kill_tree(gone.pid)
+
+
+# ---- stopping one worker -------------------------------------------------------------------------------------
+
+async def test_stopping_one_worker_leaves_the_others_running_and_frees_its_port(svc, comfy_main: Path) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    await svc.add_backend("comfyui_selfstart")
+    await svc.edit_backend(0, "", comfy_settings(comfy_main, Port=port))
+    await svc.add_backend("comfyui_selfstart")
+    await svc.edit_backend(1, "", comfy_settings(comfy_main))
+    await wait_status(svc, 0, "running")
+    await wait_status(svc, 1, "running")
+    first, other = svc.details(0).pid, svc.details(1).pid
+    assert svc.details(0).port == port and first and other
+    await svc.toggle_backend(0, False)
+    await wait_gone([first])
+    assert alive(other) and svc.details(1).pid == other  # only the stopped worker's own tree was killed
+    assert (await svc.list_backends())[1].status.value == "running"
+    # its port is free again: another backend that asks for it gets it, with nothing to say
+    await svc.add_backend("comfyui_selfstart")
+    await svc.edit_backend(2, "", comfy_settings(comfy_main, Port=port))
+    started = await wait_status(svc, 2, "running")
+    assert svc.details(2).port == port and "in use" not in (started.status_message or "")
+
+
+async def test_a_worker_that_never_got_ready_is_given_two_seconds_to_stop_not_the_whole_grace(
+    data_dir: Path, comfy_main: Path
+) -> None:
+    async with LocalService(data_dir, **{**FAST, "stop_grace": 5.0}) as svc:
+        await svc.add_backend("comfyui_selfstart")
+        await svc.edit_backend(0, "", comfy_settings(comfy_main, "--hang --ignore-term", StartTimeout=1,
+                                                     AutoRestart=False))
+        backend = await wait_status(svc, 0, "errored")
+        assert backend.status_message == "did not become ready within 1 s"
+        notes = [line for line in svc.log_tail(0) if line.startswith("[manager] ")]
+        assert notes[-4:] == ["[manager] did not become ready within 1 s; stopping it",
+                              "[manager] still alive 2 s after the stop signal; killing it",
+                              "[manager] stopped",
+                              "[manager] errored: did not become ready within 1 s"]
