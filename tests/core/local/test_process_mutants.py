@@ -199,6 +199,7 @@ class KeyedComfy:
     def __init__(self, key: str) -> None:
         self.key = key
         self.status = 200  # what /queue answers with the right key
+        self.free_status = 200  # what /free answers with the right key
         self.free_delay = 0.0  # how long a free takes
         self.drop_free = False  # the connection is closed under a free, with no answer
         self.frees: list[dict] = []
@@ -222,7 +223,7 @@ class KeyedComfy:
             return web.Response(status=200)
         await asyncio.sleep(self.free_delay)
         self.frees.append(await request.json())
-        return web.Response(status=200)
+        return web.Response(status=self.free_status)
 
     async def __aenter__(self) -> KeyedComfy:
         app = web.Application()
@@ -262,6 +263,10 @@ async def test_the_api_key_of_a_worker_somebody_else_runs_goes_with_every_reques
         assert svc.log_tail(0)[-1] == "[manager] free memory failed: RemoteProtocolError"
         assert len(comfy.frees) == 3
         comfy.drop_free = False
+        comfy.free_status = 300  # not a success: not counted as freed
+        assert await svc.free_memory(backend=0) == 0
+        assert svc.log_tail(0)[-1] == "[manager] free memory: HTTP 300"
+        comfy.free_status = 200
 
         comfy.status = 300  # a queue, but not a success: not an answer to count on
         backend = await wait_status(svc, 0, "errored")
@@ -274,7 +279,7 @@ async def test_the_api_key_of_a_worker_somebody_else_runs_goes_with_every_reques
         assert backend.status_message == f"{comfy.url} answered HTTP 401"
         assert QUEUE_RUNNING not in backend.extra  # not known any more
         assert await svc.free_memory() == 0  # not running: not asked
-        assert len(comfy.frees) == 3
+        assert len(comfy.frees) == 4
         await svc.edit_backend(0, "", {"AllowIdle": True})
         backend = await wait_status(svc, 0, "idle")
         assert backend.status_message == f"idle: {comfy.url} answered HTTP 401"
@@ -532,3 +537,36 @@ async def test_a_worker_that_never_got_ready_is_given_two_seconds_to_stop_not_th
                               "[manager] still alive 2 s after the stop signal; killing it",
                               "[manager] stopped",
                               "[manager] errored: did not become ready within 1 s"]
+
+
+@POSIX_ONLY
+async def test_stopping_a_worker_kills_a_child_that_left_its_process_group(svc) -> None:
+    code = ("import subprocess, sys, time; "
+            "child = subprocess.Popen([sys.executable, '-c', 'import os, time; os.setsid(); time.sleep(600)']); "
+            "print('CHILD', child.pid, flush=True); time.sleep(600)")
+    await svc.add_backend("command")
+    await svc.edit_backend(0, "", {"Command": f'"{sys.executable}" -c "{code}"', "AutoRestart": False})
+    await wait_status(svc, 0, "running")
+    worker = svc.details(0).pid
+    assert worker is not None
+    line = await _until_line(svc, 0, "CHILD ")
+    child = int(line.split()[1])
+    for _ in range(1000):  # the child makes its own session just after it starts
+        if os.getsid(child) == child:
+            break
+        await asyncio.sleep(0.01)
+    assert os.getsid(child) == child and os.getpgid(child) != os.getpgid(worker)  # the group kill misses it
+    try:
+        await svc.toggle_backend(0, False)
+        await wait_gone([worker, child])
+    finally:
+        _end(child)
+
+
+async def _until_line(svc, backend_id: int, start: str) -> str:
+    for _ in range(1500):
+        found = [line for line in svc.log_tail(backend_id) if line.startswith(start)]
+        if found:
+            return found[0]
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"the worker never printed {start!r}")
