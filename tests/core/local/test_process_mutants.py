@@ -1,8 +1,9 @@
-"""What a person reads about a worker, checked whole: why it stopped (the Status column's reason), the manager's
-own lines in its log, the queue figures, the log file that follows a moved backend, and the files written before
-a start. Mutation testing of ``core/local/process.py`` found these unchecked or checked only in part
-(docs/TESTING.md); the slow end-to-end tests in ``test_supervision.py`` check a few of them through real workers,
-these check every case of them, fast.
+"""What a person notices of ``core/local/process.py``, checked whole: why a worker stopped (the Status column's
+reason), the manager's own lines in its log, the queue figures, the log file that follows a moved backend, a
+worker somebody else runs (its key, its frees, its answers), the orphan guard and the kills run in this process
+(the watchdog, the forked watchdog of a bundle, the parent-death signal, the polite signal, a whole tree), and
+stopping one worker among others. Mutation testing of the module found these unchecked or checked only in part
+(docs/TESTING.md); real processes and real HTTP servers throughout, nothing of the module replaced.
 """
 
 from __future__ import annotations
