@@ -37,9 +37,12 @@ MODULES: dict[str, tuple[str, list[str]]] = {
                                                 "tests/gui/test_backends_model_hosts.py",
                                                 "tests/gui/test_backends_model_mutants.py"]),
     "remote": ("core/remote.py", ["tests/core/test_remote.py", "tests/core/test_remote_secrets.py",
-                                  "tests/core/test_remote_messages.py"]),
-    "process": ("core/local/process.py", ["tests/core/local/test_supervision.py",
-                                          "tests/core/local/test_polite_stop.py"]),
+                                  "tests/core/test_remote_messages.py", "tests/core/test_remote_logs.py"]),
+    "process": ("core/local/process.py", ["tests/core/local/test_process_mutants.py",
+                                          "tests/core/local/test_supervision.py",
+                                          "tests/core/local/test_polite_stop.py", "tests/core/local/test_orphans.py",
+                                          "tests/core/local/test_types.py", "tests/core/local/test_comfy_workers.py",
+                                          "tests/core/local/test_lifecycle.py"]),
 }
 
 

@@ -284,6 +284,12 @@ class RemoteService:
                 await asyncio.wait_for(self._wire_changed.wait(), left)
 
     async def _new_session(self) -> None:
+        if self._token is not None and not (self._token.isascii() and self._token.isprintable()):
+            # httpx cannot put it in a header: without this it read "Cannot reach …: UnicodeEncodeError."
+            raise BackendApiError(
+                f"The token for {self._base} holds a character no token has (a line break, or a letter outside "
+                "ASCII such as a typographic quote): check the token for this server.", "unauthorized"
+            )
         try:
             reply = await self._post(Route.GET_NEW_SESSION, {})
         except _SessionExpired:

@@ -278,3 +278,18 @@ def test_last_error_line_takes_error_lines_and_skips_what_swarmui_skips() -> Non
                     level="Error")
     assert last_error_line(server) == server[0].text
     assert last_error_line(_lines("[ComfyUI-3/STDERR] ValueError: bad value")) == "ValueError: bad value"
+
+
+
+async def test_a_first_read_without_a_position_starts_at_the_servers_first_line(fake: FakeSwarm) -> None:
+    """The Log dock's first read names no position: a backend that failed to start shows the server's lines
+    about it from the very first one the server logged."""
+    bid = fake.add("comfyui_selfstart", status="running")  # the server's first line: "Self-Start … is loading"
+    fake.set_status(bid, "errored")  # its process ended: the server's lines about it are its log now
+    async with RemoteService(fake.url) as service:
+        log = await service.backend_log(bid)
+    assert [(line.sequence, line.text) for line in log.lines] == [
+        (1, "Self-Start ComfyUI-0 on port 7820 is loading..."),
+        (2, "Self-Start ComfyUI-0 unexpectedly exited (ExitCode=1) (if something failed, change setting `LogLevel` "
+            "to `Debug` to see why!)")]
+    assert not log.available and log.reason == NO_BACKEND_LOG

@@ -10,6 +10,7 @@ import errno
 import json
 import logging
 import socket
+import time
 from collections.abc import AsyncIterator
 from typing import Self
 
@@ -32,11 +33,14 @@ class Scripted:
         self.url = ""
         self.delay = 0.0  # seconds before each route's reply
         self.expire_next = 0  # this many route calls are told their session expired
+        self.expire_while_busy = 0  # ... this many, of those that come while another route call is being answered
         self.sessions = 0
         self.session_reply: dict | None = None  # what GetNewSession answers instead of a fresh session
         self.cookies: dict[str, str] = {}  # the cookies of the last request
         self.in_flight = 0
         self.most_in_flight = 0
+        self.in_flight_at_session: list[int] = []  # route calls in flight when each GetNewSession came
+        self.session_times: list[float] = []  # when each GetNewSession came (time.monotonic())
         self._runner: web.AppRunner | None = None
 
     def answer(self, body: bytes | dict, status: int = 200, content_type: str = "application/json") -> None:
@@ -48,12 +52,17 @@ class Scripted:
         self.auth = request.headers.get("Authorization")
         self.cookies = dict(request.cookies)
         if route == "GetNewSession":
+            self.in_flight_at_session.append(self.in_flight)
+            self.session_times.append(time.monotonic())
             if self.session_reply is not None:
                 return web.json_response(self.session_reply)
             self.sessions += 1
             return web.json_response({"session_id": f"{self.sessions:032d}", "version": "0.9.8.2"})
-        if self.expire_next:
-            self.expire_next -= 1
+        if self.expire_next or (self.expire_while_busy and self.in_flight):
+            if self.expire_next:
+                self.expire_next -= 1
+            else:
+                self.expire_while_busy -= 1
             return web.json_response({"error_id": "invalid_session_id", "error": "Invalid session ID."})
         self.in_flight += 1
         self.most_in_flight = max(self.most_in_flight, self.in_flight)
@@ -402,3 +411,237 @@ async def test_the_log_says_when_a_request_never_got_through(server, caplog) -> 
         await closed_service.restart_backends()
     assert str(err.value) == f"The connection to {server.url} was closed."
     assert _request_lines(caplog)[-1] == ("INFO", f"POST {server.url}/API/GetNewSession -> closed")
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
+async def test_a_number_json_cannot_carry_is_refused_before_anything_is_sent(server, svc, value) -> None:
+    server.answer({"count": 0})
+    await svc.restart_backends()  # a session is open: the refusal below is not the server's
+    with pytest.raises(BackendApiError) as err:
+        await svc.edit_backend(1, "t", {"Weight": value})
+    # Python writes NaN and Infinity, which JSON does not have: the server would refuse the whole body
+    assert str(err.value) == "The request to EditBackend holds a value that cannot be sent as JSON."
+    assert "EditBackend" not in server.bodies
+
+
+async def test_a_server_refusing_every_session_says_so_and_the_service_still_works_later(server, svc) -> None:
+    server.answer({"count": 2})
+    server.expire_next = 100  # every call is told its session expired
+    with pytest.raises(BackendApiError) as err:
+        await svc.restart_backends()
+    assert str(err.value) == f"{server.url} refused every new session it handed out; try again later."
+    assert err.value.error_id == "invalid_session_id"
+    assert server.sessions == 4  # the first session and three more, none of which served a call
+    with pytest.raises(BackendApiError):  # the next call gets its own four sessions, not what the last left
+        await svc.restart_backends()
+    assert server.sessions == 8
+    server.expire_next = 0  # the server is well again: the next call is not given up on at once
+    assert await svc.restart_backends() == 2
+    assert server.sessions == 9
+
+
+async def test_a_call_refused_at_every_attempt_gives_up_with_a_sentence(server, svc, monkeypatch) -> None:
+    """The backstop against a livelock: a call whose session is refused at every one of its attempts. With the
+    product's 32 attempts, reaching it takes a server that serves other calls between the refusals (else the
+    barren-session rule gives up first, above); three attempts show the same sentence without 32 sessions."""
+    from backend_manager_gui.core import remote
+
+    monkeypatch.setattr(remote, "_MAX_ATTEMPTS", 3)
+    server.answer({"count": 2})
+    server.expire_next = 100
+    with pytest.raises(BackendApiError) as err:
+        await svc.restart_backends()
+    assert str(err.value) == f"{server.url} keeps rejecting new sessions; try again later."
+    assert err.value.error_id == "invalid_session_id"
+    assert server.sessions == 3
+
+
+async def test_a_connection_dropped_under_the_reply_is_said_and_logged(caplog) -> None:
+    from tests.support.fake_swarm import FakeSwarm
+
+    caplog.set_level(logging.DEBUG, logger="backend_manager_gui.remote")
+    async with FakeSwarm(fault="drop") as fake, RemoteService(fake.url) as service:
+        with pytest.raises(ServiceUnavailable) as err:
+            await service.list_backends()
+    assert str(err.value) == f"Cannot reach {fake.url}: the connection was dropped before the reply was complete."
+    assert _request_lines(caplog) == [("INFO", f"POST {fake.url}/API/GetNewSession -> connection dropped")]
+
+
+async def test_a_reply_that_cannot_be_unpacked_names_the_failure(caplog) -> None:
+    """A proxy that marks a reply as gzip and sends something else: httpx cannot decode it."""
+    caplog.set_level(logging.DEBUG, logger="backend_manager_gui.remote")
+
+    async def garbled(request: web.Request) -> web.Response:
+        return web.Response(body=b"this is not gzip", headers={"Content-Type": "application/json",
+                                                                "Content-Encoding": "gzip"})
+
+    app = web.Application()
+    app.router.add_post("/API/{route}", garbled)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        url = f"http://127.0.0.1:{runner.addresses[0][1]}"
+        async with RemoteService(url) as service:
+            with pytest.raises(ServiceUnavailable) as err:
+                await service.list_backends()
+    finally:
+        await runner.cleanup()
+    assert str(err.value) == f"Cannot reach {url}: DecodingError."
+    assert _request_lines(caplog) == [("INFO", f"POST {url}/API/GetNewSession -> DecodingError")]
+
+
+async def test_https_with_an_unreadable_certificate_file_falls_back_and_says_so(server, monkeypatch, caplog, tmp_path) -> None:
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "no-such-ca-bundle.pem"))
+    caplog.set_level(logging.DEBUG, logger="backend_manager_gui.remote")
+    url = server.url.replace("http://", "https://")
+    async with RemoteService(url) as service:
+        with pytest.raises(ServiceUnavailable) as err:
+            await service.list_backends()  # certifi's bundle is used: the TLS handshake is what fails
+    assert str(err.value) == f"Cannot reach {url}: the secure (https) connection could not be set up."
+    assert [(r.levelname, r.getMessage()) for r in caplog.records if not r.getMessage().startswith("POST ")] == [
+        ("WARNING", "the certificate file named by SSL_CERT_FILE/SSL_CERT_DIR cannot be read; using certifi's bundle")]
+
+
+async def test_two_calls_refused_together_each_get_their_own_retries(server, svc) -> None:
+    """Both calls carry the first session and both are refused: the second refusal, of a session already dropped,
+    is not counted against the retries again. The first call gives up after its four sessions, then the second
+    tries its own four (the count starts over once a call has given up, so the service works again later)."""
+    server.answer({"count": 2})
+    server.expire_next = 100
+    results = await asyncio.gather(svc.restart_backends(), svc.restart_backends(), return_exceptions=True)
+    assert [(type(r), str(r)) for r in results] == [
+        (BackendApiError, f"{server.url} refused every new session it handed out; try again later.")] * 2
+    assert server.sessions == 8
+
+
+async def test_the_log_says_how_long_a_request_took(server, svc, caplog) -> None:
+    import re
+    import time
+
+    caplog.set_level(logging.DEBUG, logger="backend_manager_gui.remote")
+    server.answer({"count": 0})
+    await svc.restart_backends()  # the session is open: the next request is the route's alone
+    server.delay = 0.3  # the server takes at least 300 ms
+    started = time.monotonic()
+    await svc.restart_backends()
+    elapsed_ms = (time.monotonic() - started) * 1000
+    last = [r.getMessage() for r in caplog.records if r.getMessage().startswith("POST ")][-1]
+    took = re.fullmatch(rf"POST {server.url}/API/RestartBackends -> HTTP 200 in (\d+) ms", last)
+    assert took is not None, last
+    # at least the server's 300 ms, and no more than the call took as measured around it
+    assert 300 <= int(took.group(1)) <= elapsed_ms + 1
+
+
+async def test_after_a_server_that_served_goes_bad_the_expired_session_does_not_count_against_it(server, svc) -> None:
+    """The first session served a call, so its expiry is ordinary: the client then tries four new sessions (the
+    first plus three retries) before it gives up, as with a server that refuses from the start."""
+    server.answer({"count": 2})
+    assert await svc.restart_backends() == 2
+    server.expire_next = 100  # from now on every call is told its session expired
+    with pytest.raises(BackendApiError) as err:
+        await svc.restart_backends()
+    assert str(err.value) == f"{server.url} refused every new session it handed out; try again later."
+    assert server.sessions == 1 + 4
+
+
+async def test_a_new_session_is_asked_for_only_once_the_calls_with_the_old_one_came_back(server, svc) -> None:
+    """A request that carries a dead session counts against a restarting server's patience: the new session is
+    tried alone. One call is refused its session while another is still being answered (0.5 s; the client waits
+    up to 2 s for it)."""
+    server.answer({"count": 2})
+    await svc.restart_backends()
+    server.delay = 0.5
+    server.expire_while_busy = 1  # the second of the two to arrive is refused while the first is answered
+    assert await asyncio.gather(svc.restart_backends(), svc.restart_backends()) == [2, 2]
+    assert server.sessions == 2 and server.in_flight_at_session == [0, 0]
+
+
+async def test_a_refused_client_waits_longer_before_each_new_session(server, svc) -> None:
+    """0.1 s, 0.2 s, 0.4 s between the sessions a refusing server hands out (gaps measured at the server): at
+    least that, and not much more than that in all (0.7 s on an idle machine, scaled by the load measured here)."""
+    from tests.support import load as machine
+
+    server.answer({"count": 2})
+    server.expire_next = 100
+    before = await machine.ameasure()
+    with pytest.raises(BackendApiError):
+        await svc.restart_backends()
+    load = before.worst(await machine.ameasure())
+    times = server.session_times
+    gaps = [later - earlier for earlier, later in zip(times[:-1], times[1:], strict=True)]
+    assert len(gaps) == 3
+    assert gaps[0] >= 0.1 and gaps[1] >= 0.2 and gaps[2] >= 0.4, gaps
+    assert times[-1] - times[0] <= load.bound(0.9, wakeups=12), (gaps, str(load))
+
+
+@pytest.mark.parametrize("token", ["tok\u201cen\u201d", "tok\nen", "t\u00f6ken", "tok\ten"])
+async def test_a_token_that_cannot_be_sent_is_named_as_the_problem_not_the_server(server, token) -> None:
+    """A token pasted with a typographic quote or a line break cannot go in a header: the person is told to check
+    the token (it read "Cannot reach …: UnicodeEncodeError.", as if the server were down), and nothing is sent."""
+    async with RemoteService(server.url, token=token) as service:
+        with pytest.raises(BackendApiError) as err:
+            await service.restart_backends()
+    assert str(err.value) == (f"The token for {server.url} holds a character no token has (a line break, or a "
+                              "letter outside ASCII such as a typographic quote): check the token for this server.")
+    assert err.value.error_id == "unauthorized" and server.bodies == {}
+
+
+async def test_the_log_line_of_a_poll_and_of_an_expired_session(server, svc, caplog) -> None:
+    caplog.set_level(logging.DEBUG, logger="backend_manager_gui.remote")
+    entry = {"id": 1, "type": "comfyui_api", "status": "running", "settings": {}, "modcount": 0, "features": [],
+             "enabled": True, "title": "", "can_load_models": True, "max_usages": 1}
+    server.answer({"1": entry})
+    assert list(await svc.list_backends()) == [1]  # read by the list decoder's own path
+    assert _request_lines(caplog)[-1] == ("DEBUG", f"POST {server.url}/API/ListBackends -> HTTP 200")
+    server.expire_next = 1
+    await svc.list_backends()
+    assert _request_lines(caplog)[-3:] == [
+        ("DEBUG", f"POST {server.url}/API/ListBackends -> HTTP 200, session expired"),
+        ("DEBUG", f"POST {server.url}/API/GetNewSession -> HTTP 200"),
+        ("DEBUG", f"POST {server.url}/API/ListBackends -> HTTP 200"),
+    ]
+
+
+async def test_a_reply_nested_too_deeply_is_named_so(server, svc) -> None:
+    server.reply = (200, b"[" * 100_000 + b"]" * 100_000, "application/json")
+    with pytest.raises(ServiceUnavailable) as err:
+        await svc.restart_backends()
+    assert str(err.value) == (f"{server.url} did not answer like a SwarmUI server: it sent a reply nested too deeply "
+                              "to read (HTTP 200).")
+
+
+async def test_a_reply_without_a_content_type_is_still_named_for_what_it_is() -> None:
+    async def bare(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")  # the request's head; the body does not matter here
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nOK")
+        await writer.drain()
+        writer.close()
+
+    listener = await asyncio.start_server(bare, "127.0.0.1", 0)
+    url = f"http://127.0.0.1:{listener.sockets[0].getsockname()[1]}"
+    try:
+        async with RemoteService(url) as service:
+            with pytest.raises(ServiceUnavailable) as err:
+                await service.restart_backends()
+    finally:
+        listener.close()
+        await listener.wait_closed()
+    assert str(err.value) == f"{url} did not answer like a SwarmUI server: it sent a reply that is not JSON (HTTP 200)."
+
+
+async def test_closing_the_service_closes_its_connections(server) -> None:
+    import psutil
+
+    port = int(server.url.rsplit(":", 1)[1])
+
+    def open_to_server() -> int:
+        return sum(1 for c in psutil.Process().net_connections("tcp")
+                   if c.raddr and c.raddr.port == port and c.status == psutil.CONN_ESTABLISHED)
+
+    server.answer({"count": 2})
+    service = RemoteService(server.url)
+    await service.restart_backends()
+    assert open_to_server() == 1  # kept alive for the next call
+    await service.aclose()
+    assert open_to_server() == 0
