@@ -69,6 +69,8 @@ class _Entry:
         self.state = WorkerState(log=RotatingLog(log_path))
         self.runner: Supervisor | ApiMonitor | None = None
         self.stopping = False
+        #: why its worker could not be started at all (a saved setting this version cannot use), None otherwise
+        self.problem: str | None = None
 
     def __repr__(self) -> str:  # never the settings: they may hold secrets
         return f"_Entry(id={self.record.id}, type={self.record.type!r})"
@@ -84,7 +86,7 @@ class _Entry:
         if self.stopping:
             return BackendStatus.WAITING, "stopping the worker"
         if self.runner is None:
-            reason = self.kind.not_ready_reason(self.full_settings())
+            reason = self.problem or self.kind.not_ready_reason(self.full_settings())
             return BackendStatus.ERRORED, reason or "not started"
         return self.runner.status, self.runner.message
 
@@ -153,10 +155,38 @@ class LocalService:
             if kind is None:
                 self.warnings.append(f"Backend {record.id} has an unknown type {record.type!r}; it was left out.")
                 continue
-            self._entries[record.id] = _Entry(record, kind, loaded.get(record.id, {}), self.log_path(record.id))
+            secrets = loaded.get(record.id, {})
+            problem = self._complete_settings(record, kind, secrets)
+            entry = self._entries[record.id] = _Entry(record, kind, secrets, self.log_path(record.id))
+            entry.problem = problem
         self._started = True
         for entry in self._entries.values():
-            self._launch(entry)
+            if entry.problem is not None:
+                self._notify(entry)
+                continue
+            try:
+                self._launch(entry)
+            except Exception as exc:  # one backend's saved settings must not keep the others (or the app) down
+                log.exception("backend %s could not be started", entry.record.id)
+                entry.problem = (f"Its saved settings cannot be used ({type(exc).__name__}: {exc}): Edit it to set "
+                                 "them again.")
+                self._notify(entry)
+
+    @staticmethod
+    def _complete_settings(record: BackendRecord, kind: WorkerKind, secrets: Mapping[str, str]) -> str | None:
+        """A record saved by an older version may lack a setting added since (ComfyUI's ModelsFolder), or hold a
+        value in another form ("8188" for a Port): each is put in its spec's form, a missing one at its default, as
+        an edit would. A value that cannot be read is left as it is, and the reason is returned: the backend does
+        not start and says why until it is edited."""
+        problem = None
+        try:
+            complete = kind.validate({**kind.defaults(), **record.settings, **secrets})
+        except BackendApiError as exc:
+            complete = {**kind.defaults(), **record.settings}  # at least nothing missing
+            problem = f"Its saved settings cannot be used: {exc.message} Edit it to set them again."
+        names = kind.secret_names()
+        record.settings = {k: v for k, v in complete.items() if k not in names}
+        return problem
 
     def _load_secrets(self, records: list[BackendRecord]) -> dict[int, dict[str, str]]:
         out: dict[int, dict[str, str]] = {}
@@ -263,6 +293,7 @@ class LocalService:
                 await self._store_secrets(entry.record.uid, entry.secrets, new_secrets)
                 entry.secrets = new_secrets
             entry.record.settings = {k: v for k, v in validated.items() if k not in secret_names}
+            entry.problem = None
             entry.record.title = "" if title is None else str(title)
             entry.record.modcount += 1
             if new_id != backend_id:

@@ -106,6 +106,8 @@ class WorkerKind:
                 self.check(dict(settings))
             except BackendApiError as exc:
                 reason = exc.message
+            except (TypeError, ValueError, KeyError) as exc:  # a saved value of another form than the check expects
+                return f"Its saved settings cannot be used ({type(exc).__name__}: {exc}): Edit it to set them again."
         return None if reason is None else f"Not set up yet: {reason}"
 
     def uses_port(self, settings: Mapping[str, Any]) -> bool:
