@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import QSize
+from PySide6.QtCore import QSize, Qt
 from PySide6.QtWidgets import (
     QButtonGroup,
     QDialog,
@@ -77,7 +77,8 @@ async def open_service(profile: ConnectionProfile, *, token: str | None = None, 
 class ConnectDialog(QDialog):
     """File → Connect…: this computer, or a SwarmUI server with an optional token."""
 
-    def __init__(self, parent: QWidget, current: ConnectionProfile | None = None, *, has_token: bool = False) -> None:
+    def __init__(self, parent: QWidget, current: ConnectionProfile | None = None, *, has_token: bool = False,
+                 recent_urls: list[str] | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("connect_dialog")
         self.setWindowTitle("Connect")
@@ -101,6 +102,14 @@ class ConnectDialog(QDialog):
         width = line_edit_width_for(self.url_edit, _TYPICAL_URL, _URL_PLACEHOLDER, _TOKEN_KEPT, _TOKEN_OPTIONAL)
         for edit in (self.url_edit, self.token_edit):
             edit.setMinimumWidth(width)
+        if recent_urls:
+            # the servers used before, offered as the address is typed (and all of them with the Down key)
+            from PySide6.QtWidgets import QCompleter
+
+            completer = QCompleter(recent_urls, self.url_edit)
+            completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+            completer.setFilterMode(Qt.MatchFlag.MatchContains)
+            self.url_edit.setCompleter(completer)
         form.addRow("Server URL:", self.url_edit)
         form.addRow("Token (optional):", self.token_edit)
         layout.addLayout(form)

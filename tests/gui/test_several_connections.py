@@ -263,11 +263,17 @@ def test_file_add_connection_opens_a_server_beside_this_computer(loop, qtbot, tm
         win.show()
         until(loop, lambda: status_text(win).startswith("Connected to this computer"), what="connected here")
         assert win.table.isColumnHidden(Column.HOST) and not win.connections_dock.isVisible()  # one: as before
+        win.profiles.remember(ConnectionProfile(ConnectionKind.SERVER, "http://gpu-box:7801"))  # used before
         win.backend_actions.act_add_connection.trigger()
         until(loop, lambda: any(d.isVisible() for d in win.findChildren(ConnectDialog)), what="the dialog")
         dialog = next(d for d in win.findChildren(ConnectDialog) if d.isVisible())
         assert dialog.windowTitle() == "Add connection"
         assert dialog.server_radio.isChecked() and not dialog.local_radio.isEnabled()  # this computer is open
+        # a server used before is offered as its address is typed
+        completer = dialog.url_edit.completer()
+        assert completer is not None
+        completer.setCompletionPrefix("box")
+        assert completer.currentCompletion() == "http://gpu-box:7801"
         dialog.url_edit.setText(fake.url)
         dialog.buttons.button(QDialogButtonBox.StandardButton.Ok).click()
         until(loop, lambda: win.backends_model.rowCount() == 1 and status_text(win).startswith("2 connections"),

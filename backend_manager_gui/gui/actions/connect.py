@@ -117,7 +117,10 @@ class ConnectActions(QObject):
         store = secret_store()
         open_now = self.ctx.hosts.profiles()
         local_open = any(p.kind is ConnectionKind.LOCAL for p in open_now)
-        dialog = ConnectDialog(self.ctx.window, None if local_open else ConnectionProfile(ConnectionKind.SERVER))
+        # the servers used before and not open now, offered as the address is typed
+        recent = [p.target for p in self.profiles.recent() if p.kind is ConnectionKind.SERVER and p not in open_now]
+        dialog = ConnectDialog(self.ctx.window, None if local_open else ConnectionProfile(ConnectionKind.SERVER),
+                               recent_urls=recent)
         dialog.setWindowTitle("Add connection")
         dialog.buttons.button(dialog.buttons.StandardButton.Ok).setText("Add")
         if local_open:
