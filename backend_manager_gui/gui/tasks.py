@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 from PySide6.QtWidgets import QDialog, QMessageBox, QWidget
 
+from ..core.aggregate import AggregateService
 from ..core.errors import BackendServiceError, ServiceUnavailable
 from ..core.service import ChangeFeed, HasWarnings, WorkerHost
 
@@ -79,8 +80,6 @@ async def cancel_tasks(tasks: Iterable[asyncio.Task[Any]]) -> None:
 def worker_host(service: object) -> WorkerHost | None:
     """The service as a ``WorkerHost`` (workers on this computer: details, log files, GPUs), else None. Of several
     connections (``AggregateService``), the one that runs workers here, on row keys."""
-    from ..core.aggregate import AggregateService
-
     if isinstance(service, AggregateService):
         return service.worker_host()
     return service if isinstance(service, WorkerHost) else None

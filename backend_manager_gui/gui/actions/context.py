@@ -85,8 +85,7 @@ class ActionContext(QObject):
 
     def where_of(self, key: int) -> str:
         """The location of the connection a row is on."""
-        host = self.hosts.of_key(key)
-        return host.service.location if host is not None else self.where
+        return self.service.location_of(key)
 
     def types_for(self, key: int) -> dict[str, BackendType]:
         """The backend types of the connection a row is on."""

@@ -13,7 +13,6 @@ from ...core.errors import BackendApiError
 from ...core.links import SWARM_ADDRESS, SWARM_COMFY_TYPE, local_address_towards, same_worker, swarm_address
 from ...core.models import Backend
 from ...core.rowkeys import backend_number, host_of
-from ...core.service import WorkerHost
 from ..hosts import Host
 from .choose import choose_connection
 from .context import ActionContext
@@ -22,7 +21,7 @@ from .context import ActionContext
 def swarm_targets(ctx: ActionContext, backend: Backend) -> list[Host]:
     """The SwarmUI connections ``backend``'s worker could be added to (servers other than its own connection)."""
     own = host_of(backend.id)
-    return [h for h in ctx.hosts if h.number != own and not isinstance(h.service, WorkerHost)
+    return [h for h in ctx.hosts if h.number != own and not h.runs_workers_here
             and (not h.types or SWARM_COMFY_TYPE in h.types)]
 
 
